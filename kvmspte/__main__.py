@@ -1,0 +1,3 @@
+from kvmspte.cli import main
+
+main()

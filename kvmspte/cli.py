@@ -1,0 +1,222 @@
+"""Command-line interface: a thin layer over the engine.
+
+Heavy imports (rich, pydantic, the models) happen inside the commands that need
+them, so ``kvmspte --version`` and the JSON path start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from kvmspte import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+FORMATS = ("table", "json", "markdown")
+
+
+class InputError(Exception):
+    """Bad input from the user: one line, exit status 2."""
+
+
+def _format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True,
+                        help="table for people, json for machines (stable, schema_version 1), "
+                             "markdown for mails and docs.")(f)
+
+
+def _color_option(f):
+    return click.option("--color", type=click.Choice(("auto", "always", "never")),
+                        default="auto", show_default=True,
+                        help="Colour the table: auto means only on a terminal and when "
+                             "NO_COLOR is unset.")(f)
+
+
+def _arch_option(f):
+    return click.option("--arch", "arches", multiple=True, metavar="ID",
+                        help="Architecture model to run (repeatable); default: all. "
+                             "See 'kvmspte arches'.")(f)
+
+
+def use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def emit(text: str) -> None:
+    """Write a fully rendered output in one go (never half a document)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def select_models(ids: tuple[str, ...]) -> list[type]:
+    from kvmspte import registry
+
+    registry.install_warning_printer()
+    if not ids:
+        return list(registry.models().values())
+    out = []
+    for arch_id in dict.fromkeys(ids):
+        try:
+            out.append(registry.get(arch_id))
+        except KeyError as exc:
+            raise InputError(f"--arch: {exc.args[0]}") from None
+    return out
+
+
+def resolve_scenarios(refs) -> list:
+    from kvmspte.scenario import ScenarioError, resolve
+
+    try:
+        return [resolve(ref) for ref in refs]
+    except ScenarioError as exc:
+        raise InputError(str(exc)) from None
+
+
+HELP = """Execute models of KVM's .change_pte() MMU notifier, architecture by architecture.
+
+Each architecture model is read from the Linux source at v6.9 (the last release
+with .change_pte) and cites file, function and release for every step.  A
+scenario builds a secondary-MMU state through the arch's own fault path, runs a
+primary-MM trigger (KSM, CoW, uprobes, device migration) through the generic KVM
+notifier layer, and reports what change_pte did: no-op, flush-only, changes, or
+n/a when the starting state cannot exist there.
+
+\b
+Examples:
+  kvmspte compare                         the default scenario on every arch
+  kvmspte compare cow-4k --arch arm64     one scenario, one arch
+  kvmspte check                           assert every built-in expectation
+  kvmspte compare my.toml --format json   your own scenario file, for machines
+
+\b
+Exit status: 0 success, 1 an expectation did not hold, 2 bad usage or input.
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="kvmspte",
+                      message="%(prog)s %(version)s")
+def cli() -> None:
+    pass
+
+
+@cli.command()
+@click.argument("scenario", default="ksm-merge", metavar="[SCENARIO-NAME-OR-FILE]")
+@_arch_option
+@_format_option
+@_color_option
+def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> None:
+    """Run one scenario on every selected architecture and show what change_pte did.
+
+    SCENARIO is a built-in name (see 'kvmspte scenarios') or a TOML file;
+    default: ksm-merge (KSM replaces a page mapped at 4 KiB, neighbours mapped).
+    A result that differs from the scenario's [expect] table is marked in the
+    table; compare itself always exits 0 on valid input (use 'check' to assert).
+    """
+    from kvmspte.formats import render
+    from kvmspte.runner import run_report
+
+    report = run_report("compare", resolve_scenarios([scenario]), select_models(arches))
+    emit(render(fmt, report, color=use_color(color)))
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, metavar="[SCENARIO...]")
+@_arch_option
+@click.option("--expect", "expect", metavar="VERDICT",
+              help="Assert this verdict (no-op, flush-only, changes, n/a) for every selected "
+                   "arch instead of the scenarios' [expect] tables.")
+@_format_option
+@_color_option
+def check(scenarios, arches, expect, fmt, color) -> None:
+    """Assert expected verdicts; for CI.
+
+    With no SCENARIO, checks the whole built-in catalogue.  Each scenario's
+    [expect] table (arch id -> verdict) is asserted for the selected arches that
+    it names; --expect VERDICT asserts one verdict everywhere instead.
+
+    Exit status: 0 all hold, 1 some do not, 2 bad usage or input.
+    """
+    from kvmspte.formats import render
+    from kvmspte.runner import check_report
+    from kvmspte.scenario import VERDICTS, catalogue
+
+    if expect is not None and expect not in VERDICTS:
+        raise InputError(f"--expect: unknown verdict '{expect}'; one of {', '.join(VERDICTS)}")
+    chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
+    report, failures = check_report(chosen, select_models(arches), expect)
+    emit(render(fmt, report, color=use_color(color)))
+    if fmt == "table":
+        checked = sum(r.expected is not None for r in report.results)
+        print(f"{checked} expectations checked, {failures} failed", file=sys.stderr)
+    sys.exit(EXIT_FAIL if failures else EXIT_OK)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def arches(fmt: str) -> None:
+    """List the architecture models: id, family, modelled release, and their sources."""
+    from kvmspte.listing import render_arches
+
+    emit(render_arches(select_models(()), fmt))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def scenarios(fmt: str) -> None:
+    """List the built-in scenario catalogue."""
+    from kvmspte.listing import render_scenarios
+    from kvmspte.scenario import catalogue
+
+    emit(render_scenarios(list(catalogue().values()), fmt))
+
+
+@cli.command()
+@click.option("--scenario", "which", is_flag=True,
+              help="Print the JSON Schema of a scenario file instead of the report.")
+def schema(which: bool) -> None:
+    """Print the JSON Schema of the report (--format json output)."""
+    import json
+
+    if which:
+        from kvmspte.scenario_schema import scenario_json_schema
+
+        emit(json.dumps(scenario_json_schema(), indent=2) + "\n")
+    else:
+        from kvmspte.report_schema import REPORT_SCHEMA
+
+        emit(json.dumps(REPORT_SCHEMA, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):  # the fast path: nothing else to import
+        print(f"kvmspte {__version__}")
+        sys.exit(EXIT_OK)
+    try:
+        cli.main(args=args, prog_name="kvmspte", standalone_mode=False)
+    except InputError as exc:
+        _die(str(exc))
+    except click.UsageError as exc:
+        hint = f" (see 'kvmspte {exc.ctx.command_path.split(' ', 1)[-1]} --help')" \
+            if exc.ctx and " " in exc.ctx.command_path else " (see 'kvmspte --help')"
+        _die(f"{exc.format_message()}{hint}")
+    except click.exceptions.Abort:
+        _die("aborted")
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(EXIT_OK)
+    except click.ClickException as exc:
+        _die(exc.format_message())
+    sys.exit(EXIT_OK)
+
+
+def _die(message: str) -> None:
+    print(f"kvmspte: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,186 @@
+"""The engine: build a starting state through the arch's own fault path, run a
+trigger's notifier events through the generic KVM layer, and judge change_pte.
+
+Nothing here knows which architecture it is running; it sees the model only
+through the plugin contract (``kvmspte.model.ArchModel``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from kvmspte import triggers
+from kvmspte.host import HostMM
+from kvmspte.kvm import Kvm, Memslot
+from kvmspte.model import ArchModel, CannotExist, FaultResult
+from kvmspte.report import Result, diff_snapshots
+from kvmspte.scenario import Scenario
+from kvmspte.source import Source
+from kvmspte.trace import FLUSH, HOOK, STEP, Trace
+
+# One memslot of 16 MiB of guest RAM, 2 MiB aligned in both gfn and hva so that
+# huge mappings are possible; the gfn under test sits inside the second 2 MiB.
+BASE_GFN = 0x100000
+NPAGES = 0x1000
+BASE_HVA = 0x7F0000000000
+BASE_PFN = 0x80000
+TARGET_GFN = BASE_GFN + 0x210
+HUGE_PAGES = 512
+
+SRC_VCPU = Source("virt/kvm/kvm_main.c", "__gfn_to_pfn_memslot",
+                  via="the vCPU fault reads mmu_invalidate_seq, then looks up the host pfn")
+
+
+@dataclass
+class Run:
+    """Everything one run produced; the engine turns it into a Result."""
+
+    scenario: Scenario
+    arch: ArchModel
+    kvm: Kvm
+    host: HostMM
+    trace: Trace
+    na: str = ""
+    na_source: Source | None = None
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    window: list = field(default_factory=list)
+    #: snapshot after each event, for explain: (event text, snapshot)
+    states: list = field(default_factory=list)
+
+
+SRC_INVALIDATE_SLOT = Source("virt/kvm/kvm_main.c", "kvm_invalidate_memslot",
+                             via="the invalid copy of a slot being deleted or moved is what "
+                                 "notifiers see until the update completes")
+
+
+def make_slot(sc: Scenario) -> Memslot:
+    """The memslot as the guest faulted through it (a slot being deleted or moved was
+    valid when its pages were mapped; it is marked invalid afterwards)."""
+    return Memslot(id=0, base_gfn=BASE_GFN, npages=NPAGES, userspace_addr=BASE_HVA,
+                   dirty_logging=sc.dirty_logging, readonly=sc.readonly)
+
+
+def invalidate_slot(r: "Run") -> None:
+    """KVM_MEMSLOT_INVALID: swap in the invalid copy of the slot, as a DELETE/MOVE does."""
+    old = r.kvm.memslots[0]
+    r.kvm.memslots[0] = replace(old, invalid=True)
+    r.trace.step("kvm", f"memslot {old.id} is being deleted or moved: KVM_MEMSLOT_INVALID set",
+                 SRC_INVALIDATE_SLOT)
+
+
+def fault(run: Run, slot: Memslot, gfn: int) -> FaultResult:
+    """A guest access to gfn: a write where the host page is writable and the slot is not
+    read-only, else a read; the arch's own fault path builds the mapping."""
+    hva = slot.gfn_to_hva(gfn)
+    write = run.host.pte(hva).write and not slot.readonly
+    run.trace.step("vcpu", f"guest {'write' if write else 'read'} fault on gfn {gfn:#x} "
+                           f"(hva {hva:#x})", SRC_VCPU)
+    return run.arch.fault_in(slot, gfn, run.host, write)
+
+
+def build_state(run: Run, slot: Memslot) -> None:
+    """Fault in the gfn under test and, if asked, a neighbour in the same last-level table."""
+    sc = run.scenario
+    size = HUGE_PAGES if sc.state == "mapped-huge" else 1
+    if sc.state != "unmapped":
+        got = fault(run, slot, TARGET_GFN)
+        if sc.state == "mapped-huge" and got.pages < HUGE_PAGES:
+            run.na, run.na_source = f"no 2 MiB mapping can exist here: {got.why}", got.source
+            return
+        size = got.pages
+    if sc.neighbours:
+        fault(run, slot, (TARGET_GFN - TARGET_GFN % size) + size)
+
+
+def execute(run: Run, slot: Memslot) -> None:
+    hva = slot.gfn_to_hva(TARGET_GFN)
+    for ev in triggers.expand(run.scenario.trigger, run.host, hva, wrapped=run.scenario.wrapped):
+        run.trace.phase = ev.kind
+        run.trace.event("mm", ev.text, ev.source)
+        if ev.kind == triggers.CHANGE:
+            run.before = run.arch.snapshot()
+            mark = run.trace.mark()
+            run.kvm.change_pte(ev.start, ev.pte)
+            run.window = run.trace.since(mark)
+            run.after = run.arch.snapshot()
+        elif ev.kind == triggers.START:
+            run.kvm.invalidate_range_start(ev.start, ev.end)
+        elif ev.kind == triggers.END:
+            run.kvm.invalidate_range_end(ev.start, ev.end)
+        else:
+            apply_mm(run.host, ev)
+        run.states.append((ev.text, run.arch.view(TARGET_GFN)))
+
+
+def apply_mm(host: HostMM, ev: triggers.Event) -> None:
+    if ev.action == "split-pmd":
+        host.split_pmd(ev.start)
+    elif ev.action == "set":
+        host.set_pte(ev.start, ev.pte)
+
+
+def start(sc: Scenario, model: type[ArchModel]) -> Run:
+    trace = Trace()
+    arch = model(trace, {"mte": sc.mte})
+    slot = make_slot(sc)
+    host = HostMM(BASE_HVA, NPAGES, BASE_PFN, thp=sc.state == "mapped-huge",
+                  pte=triggers.initial_pte(sc.trigger, 0))
+    return Run(sc, arch, Kvm(arch, [slot], trace), host, trace)
+
+
+def run(sc: Scenario, model: type[ArchModel]) -> Result:
+    r = start(sc, model)
+    slot = r.kvm.memslots[0]
+    try:
+        build_state(r, slot)
+    except CannotExist as exc:
+        r.na, r.na_source = exc.reason, exc.source
+    if not r.na:
+        if sc.invalid:
+            invalidate_slot(r)
+        slot = r.kvm.memslots[0]
+        r.trace.phase = "start"
+        r.states.append(("starting state", r.arch.view(TARGET_GFN)))
+        execute(r, slot)
+    return judge(r)
+
+
+def judge(r: Run) -> Result:
+    model = type(r.arch)
+    res = Result(arch=model.id, family=model.family, release=model.release,
+                 scenario=r.scenario.name, gfn=TARGET_GFN, trace=r.trace.steps,
+                 states=r.states, warnings=[s.text for s in r.trace.steps if s.kind == "warn"])
+    if r.na:
+        res.verdict, res.reason = "n/a", r.na
+        res.reason_source = r.na_source
+        return res
+    flushes = [s for s in r.window if s.kind == FLUSH]
+    res.reached_arch_hook = any(s.kind == HOOK for s in r.window)
+    res.flush = bool(flushes)
+    res.flushes = [s.text for s in flushes]
+    res.before, res.after = r.before, r.after
+    res.diff = diff_snapshots(r.before, r.after)
+    if res.diff:
+        res.verdict = "changes"
+    else:
+        res.verdict = "flush-only" if flushes else "no-op"
+    res.reason, res.reason_source = reason(res, r.window)
+    return res
+
+
+def reason(res: Result, window: list) -> tuple[str, Source | None]:
+    """One sentence saying why, taken from the last decisive step of the change_pte window."""
+    if not window:
+        return "no change_pte event ran", None
+    if not res.reached_arch_hook:
+        last = [s for s in window if s.actor == "kvm" and s.kind == STEP][-1]
+        return f"generic code returned before the arch hook: {last.text}", last.source
+    if res.verdict == "changes":
+        return f"change_pte altered the secondary MMU: {res.diff[0].summary()}", None
+    arch_steps = [s for s in window if s.actor == "arch" and s.kind in (STEP, FLUSH)]
+    last = arch_steps[-1] if arch_steps else [s for s in window if s.kind == HOOK][-1]
+    if res.verdict == "flush-only":
+        flush = [s for s in window if s.kind == FLUSH][0]
+        return f"tables unchanged, but a flush was requested: {flush.text}", flush.source
+    return f"the arch hook ran and left the tables as they were: {last.text}", last.source

@@ -1,0 +1,23 @@
+"""Renderers: small objects that turn a Report into a string and never print."""
+
+from __future__ import annotations
+
+FORMATS = ("table", "json", "markdown")
+
+
+def render(fmt: str, report, *, color: bool = False, width: int = 100) -> str:
+    if fmt == "json":
+        from kvmspte.formats.jsonfmt import render_json
+
+        return render_json(report)
+    if fmt == "markdown":
+        from kvmspte.formats.markdown import render_markdown
+
+        return render_markdown(report)
+    if color:
+        from kvmspte.formats.rich_table import render_rich
+
+        return render_rich(report, width=width)
+    from kvmspte.formats.text import render_text
+
+    return render_text(report)

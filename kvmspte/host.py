@@ -1,0 +1,73 @@
+"""The primary MMU: host page-table entries at host virtual addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from kvmspte.pagetable import PAGE_SHIFT
+
+PAGE_SIZE = 1 << PAGE_SHIFT
+PMD_PAGES = 512
+PMD_SIZE = PAGE_SIZE * PMD_PAGES
+
+
+@dataclass(frozen=True, slots=True)
+class HostPte:
+    """A host PTE as KVM's hooks see it (``range->arg.pte``): pfn and the bits models read."""
+
+    pfn: int
+    present: bool = True
+    write: bool = False
+    dirty: bool = False
+    young: bool = True
+    exec: bool = False
+    #: "" for an ordinary page, "zero" for the shared zero page, "ksm" for a KSM page,
+    #: "device-private" for a device-private swap entry.
+    special: str = ""
+
+    def to_dict(self) -> dict:
+        out = {"pfn": hex(self.pfn), "present": self.present, "write": self.write,
+               "dirty": self.dirty, "young": self.young, "exec": self.exec}
+        if self.special:
+            out["special"] = self.special
+        return out
+
+    def wrprotect(self) -> "HostPte":
+        return replace(self, write=False)
+
+    def mkclean(self) -> "HostPte":
+        return replace(self, dirty=False)
+
+
+class HostMM:
+    """hva -> host PTE for a guest-RAM mapping, 4 KiB or PMD-mapped (THP)."""
+
+    def __init__(self, base_hva: int, npages: int, base_pfn: int, *, thp: bool,
+                 pte: HostPte | None = None) -> None:
+        self.base_hva = base_hva
+        self.npages = npages
+        self.base_pfn = base_pfn
+        self.template = pte or HostPte(pfn=0, write=True, dirty=True, young=True)
+        self.ptes: dict[int, HostPte] = {}
+        #: 2 MiB-aligned hvas still mapped by a huge PMD.
+        self.pmd_mapped: set[int] = set()
+        if thp:
+            self.pmd_mapped = {base_hva + i * PAGE_SIZE for i in range(0, npages, PMD_PAGES)}
+
+    def _default(self, hva: int) -> HostPte:
+        page = (hva - self.base_hva) >> PAGE_SHIFT
+        return replace(self.template, pfn=self.base_pfn + page)
+
+    def pte(self, hva: int) -> HostPte:
+        hva &= ~(PAGE_SIZE - 1)
+        return self.ptes.get(hva) or self._default(hva)
+
+    def mapping_pages(self, hva: int) -> int:
+        """Host mapping size in pages: 512 where a huge PMD maps hva, else 1."""
+        return PMD_PAGES if (hva & ~(PMD_SIZE - 1)) in self.pmd_mapped else 1
+
+    def set_pte(self, hva: int, pte: HostPte) -> None:
+        self.ptes[hva & ~(PAGE_SIZE - 1)] = pte
+
+    def split_pmd(self, hva: int) -> None:
+        self.pmd_mapped.discard(hva & ~(PMD_SIZE - 1))

@@ -1,0 +1,111 @@
+"""The architecture plugin contract.
+
+An architecture model is a class that registers under an id and implements the
+hooks the generic KVM layer calls.  One instance models one VM's secondary MMU
+for one run.  Every hook names the kernel source it was read from
+(``hooks``), and every step it records in the trace carries a Source too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from kvmspte.host import HostMM
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.source import DEFAULT_RELEASE, Source
+from kvmspte.trace import Trace
+
+#: The hook names every model provides, in call order.
+HOOK_NAMES = ("fault_in", "unmap_gfn_range", "set_spte_gfn")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultResult:
+    """What the arch fault path installed for a gfn."""
+
+    pages: int         # size of the mapping it installed, in 4 KiB pages (0: none)
+    why: str           # why that size (e.g. dirty logging forces 4 KiB)
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """What the secondary MMU maps a gfn to, as the arch's own lookup finds it."""
+
+    pfn: int
+    pages: int
+    perms: str
+
+
+class CannotExist(Exception):
+    """Raised by a fault path when the requested starting state cannot exist on the arch."""
+
+    def __init__(self, reason: str, source: Source) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.source = source
+
+
+class ArchModel:
+    """Base class of every architecture model (built-in or plugin)."""
+
+    id: ClassVar[str]
+    family: ClassVar[str]
+    title: ClassVar[str]
+    release: ClassVar[str] = DEFAULT_RELEASE
+    #: hook name -> the sources it was read from
+    hooks: ClassVar[dict[str, tuple[Source, ...]]]
+    #: the change_pte call chain from the generic dispatch down, for docs/explain
+    chain: ClassVar[tuple[Source, ...]] = ()
+    #: plain statements where this model's source contradicts a published claim
+    findings: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, trace: Trace, options: dict[str, bool] | None = None) -> None:
+        self.trace = trace
+        #: the scenario's [options] table (e.g. "mte"); models read what applies to them
+        self.options = dict(options or {})
+
+    # recording helpers for subclasses
+    def step(self, text: str, source: Source) -> None:
+        self.trace.step("arch", text, source)
+
+    def flush(self, text: str, source: Source) -> None:
+        self.trace.flush("arch", text, source)
+
+    # -- the hooks --------------------------------------------------------------
+    def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
+        """The arch's own vCPU fault path for gfn (it tops up its own memory cache)."""
+        raise NotImplementedError
+
+    def unmap_gfn_range(self, rng: GfnRange) -> bool:
+        """kvm_unmap_gfn_range: returns True when generic code must flush remote TLBs."""
+        raise NotImplementedError
+
+    def set_spte_gfn(self, rng: GfnRange) -> bool:
+        """kvm_set_spte_gfn: returns True when generic code must flush remote TLBs."""
+        raise NotImplementedError
+
+    # -- views --------------------------------------------------------------------
+    def snapshot(self) -> dict[str, dict]:
+        """Every secondary-MMU structure, keyed stably, as plain data."""
+        raise NotImplementedError
+
+    def lookup(self, gfn: int) -> Mapping | None:
+        raise NotImplementedError
+
+    def view(self, gfn: int) -> list[dict]:
+        """The structures that matter for gfn (a root-to-leaf walk, an rmap chain)."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {
+            "id": cls.id,
+            "family": cls.family,
+            "title": cls.title,
+            "release": cls.release,
+            "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks.items()},
+            "chain": [s.to_dict() for s in cls.chain],
+            "findings": list(cls.findings),
+        }

@@ -1,0 +1,102 @@
+"""The architecture-model registry.
+
+Built-in models and third-party plugins register the same way: an id mapped to
+"module:Class".  The built-ins are listed below in the shape of an entry-point
+group; plugins come from the installed ``kvmspte.arches.v1`` entry points.  A
+broken plugin gives a warning and is skipped; it never takes the tool down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+GROUP = "kvmspte.arches.v1"
+
+BUILTIN: dict[str, str] = {
+    "x86-tdp": "kvmspte.arches.x86_tdp:Model",
+}
+
+
+class PluginWarning(UserWarning):
+    pass
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _plugin_targets() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    try:
+        eps = entry_points(group=GROUP)
+    except Exception as exc:  # a broken distribution's metadata
+        warnings.warn(f"cannot read {GROUP} entry points: {exc}", PluginWarning, stacklevel=2)
+        return {}
+    return {ep.name: ep.value for ep in eps if ep.name not in BUILTIN}
+
+
+_MODELS: dict[str, type] | None = None
+
+
+def _valid(cls, arch_id: str) -> str:
+    """Why a loaded object cannot serve as a model, or '' when it can."""
+    from kvmspte.model import HOOK_NAMES, ArchModel
+
+    if not (isinstance(cls, type) and issubclass(cls, ArchModel)):
+        return "is not an ArchModel subclass"
+    if getattr(cls, "id", None) != arch_id:
+        return f"declares id {getattr(cls, 'id', None)!r}"
+    missing = [h for h in HOOK_NAMES if h not in getattr(cls, "hooks", {})]
+    return f"cites no source for hooks {missing}" if missing else ""
+
+
+def models() -> dict[str, type]:
+    """Every usable model, built-ins first in their listed order, then plugins by id."""
+    global _MODELS
+    if _MODELS is None:
+        found: dict[str, type] = {}
+        targets = list(BUILTIN.items()) + sorted(_plugin_targets().items())
+        for arch_id, target in targets:
+            try:
+                cls = _load(target)
+            except Exception as exc:
+                warnings.warn(f"architecture plugin {arch_id!r} ({target}) failed to load: "
+                              f"{type(exc).__name__}: {exc}; skipped", PluginWarning, stacklevel=2)
+                continue
+            problem = _valid(cls, arch_id)
+            if problem:
+                warnings.warn(f"architecture plugin {arch_id!r} ({target}) {problem}; skipped",
+                              PluginWarning, stacklevel=2)
+                continue
+            found[arch_id] = cls
+        _MODELS = found
+    return _MODELS
+
+
+def reset() -> None:
+    """Forget loaded models (tests install fake plugins)."""
+    global _MODELS
+    _MODELS = None
+
+
+def get(arch_id: str) -> type:
+    table = models()
+    if arch_id not in table:
+        from kvmspte.scenario import suggest
+
+        raise KeyError(f"unknown architecture '{arch_id}'{suggest(arch_id, table)}; "
+                       f"known: {', '.join(table)}")
+    return table[arch_id]
+
+
+def _warn_to_stderr(message, category, filename, lineno, file=None, line=None):
+    print(f"kvmspte: warning: {message}", file=sys.stderr)
+
+
+def install_warning_printer() -> None:
+    """Show plugin warnings as one plain line each on stderr."""
+    warnings.showwarning = _warn_to_stderr

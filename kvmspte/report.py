@@ -1,0 +1,125 @@
+"""Report data: one Result per (scenario, architecture), as plain data.
+
+Renderers (kvmspte.formats) turn these into strings; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kvmspte.source import Source
+from kvmspte.trace import Step
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One secondary-MMU structure that differs across change_pte."""
+
+    key: str
+    old: dict | None
+    new: dict | None
+
+    @property
+    def kind(self) -> str:
+        if self.old is None:
+            return "added"
+        return "removed" if self.new is None else "changed"
+
+    def summary(self) -> str:
+        if self.kind == "added":
+            return f"added {self.key} ({_fmt(self.new)})"
+        if self.kind == "removed":
+            return f"removed {self.key} ({_fmt(self.old)})"
+        return f"{self.key}: {_fmt(self.old)} -> {_fmt(self.new)}"
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "old": self.old, "new": self.new}
+
+
+def _fmt(d: dict | None) -> str:
+    if not d:
+        return ""
+    parts = []
+    for k, v in d.items():
+        if isinstance(v, bool):
+            parts.append(k if v else f"!{k}")
+        elif isinstance(v, list):
+            parts.append(",".join(map(str, v)))
+        else:
+            parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def diff_snapshots(before: dict, after: dict) -> list[Change]:
+    keys = sorted(set(before) | set(after))
+    return [Change(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+@dataclass
+class Result:
+    arch: str
+    family: str
+    release: str
+    scenario: str
+    gfn: int
+    verdict: str = ""
+    reason: str = ""
+    reason_source: Source | None = None
+    reached_arch_hook: bool = False
+    flush: bool = False
+    flushes: list[str] = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    diff: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    trace: list[Step] = field(default_factory=list)
+    states: list = field(default_factory=list)
+    expected: str | None = None
+
+    @property
+    def matches(self) -> bool | None:
+        return None if self.expected is None else self.expected == self.verdict
+
+    def to_dict(self, *, trace: bool = True) -> dict:
+        out = {
+            "arch": self.arch,
+            "family": self.family,
+            "release": self.release,
+            "scenario": self.scenario,
+            "gfn": hex(self.gfn),
+            "verdict": self.verdict,
+            "expected": self.expected,
+            "matches": self.matches,
+            "reason": self.reason,
+            "reason_source": self.reason_source.to_dict() if self.reason_source else None,
+            "reached_arch_hook": self.reached_arch_hook,
+            "flush": self.flush,
+            "flushes": self.flushes,
+            "before": self.before,
+            "after": self.after,
+            "diff": [c.to_dict() for c in self.diff],
+            "warnings": self.warnings,
+        }
+        if trace:
+            out["trace"] = [s.to_dict() for s in self.trace]
+        return out
+
+
+@dataclass
+class Report:
+    """The results of one command: scenarios x architectures."""
+
+    command: str
+    scenarios: list = field(default_factory=list)     # Scenario objects, in order
+    results: list[Result] = field(default_factory=list)
+
+    def to_dict(self, *, trace: bool = True) -> dict:
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "tool": "kvmspte",
+            "command": self.command,
+            "scenarios": [s.to_dict() for s in self.scenarios],
+            "results": [r.to_dict(trace=trace) for r in self.results],
+        }

@@ -1,0 +1,66 @@
+"""JSON Schema of the report that ``--format json`` prints (schema_version 1)."""
+
+from __future__ import annotations
+
+_SOURCE = {
+    "type": ["object", "null"],
+    "required": ["file", "function", "release"],
+    "properties": {"file": {"type": "string"}, "function": {"type": "string"},
+                   "release": {"type": "string"}, "via": {"type": "string"}},
+}
+_STEP = {
+    "type": "object",
+    "required": ["phase", "actor", "kind", "text", "source"],
+    "properties": {
+        "phase": {"type": "string"},
+        "actor": {"enum": ["mm", "kvm", "arch", "vcpu"]},
+        "kind": {"enum": ["step", "hook", "flush", "warn", "event"]},
+        "text": {"type": "string"},
+        "source": _SOURCE,
+    },
+}
+_SNAPSHOT = {"type": "object", "additionalProperties": {"type": "object"},
+             "description": "secondary-MMU structures keyed by what they map"}
+_RESULT = {
+    "type": "object",
+    "required": ["arch", "family", "release", "scenario", "gfn", "verdict", "reason",
+                 "reached_arch_hook", "flush", "before", "after", "diff", "trace"],
+    "properties": {
+        "arch": {"type": "string"},
+        "family": {"type": "string"},
+        "release": {"type": "string"},
+        "scenario": {"type": "string"},
+        "gfn": {"type": "string", "pattern": "^0x[0-9a-f]+$"},
+        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a"]},
+        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", None]},
+        "matches": {"type": ["boolean", "null"]},
+        "reason": {"type": "string"},
+        "reason_source": _SOURCE,
+        "reached_arch_hook": {"type": "boolean"},
+        "flush": {"type": "boolean"},
+        "flushes": {"type": "array", "items": {"type": "string"}},
+        "before": _SNAPSHOT,
+        "after": _SNAPSHOT,
+        "diff": {"type": "array", "items": {
+            "type": "object", "required": ["key", "kind", "old", "new"],
+            "properties": {"key": {"type": "string"},
+                           "kind": {"enum": ["added", "removed", "changed"]},
+                           "old": {"type": ["object", "null"]},
+                           "new": {"type": ["object", "null"]}}}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+        "trace": {"type": "array", "items": _STEP},
+    },
+}
+REPORT_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "kvmspte report",
+    "type": "object",
+    "required": ["schema_version", "tool", "command", "scenarios", "results"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "tool": {"const": "kvmspte"},
+        "command": {"type": "string"},
+        "scenarios": {"type": "array", "items": {"type": "object"}},
+        "results": {"type": "array", "items": _RESULT},
+    },
+}

@@ -1,0 +1,124 @@
+"""Scenarios: what state the guest mapping is in, which trigger runs, what to expect.
+
+Scenarios are plain frozen dataclasses.  Files a user passes are validated with
+pydantic (``kvmspte.scenario_schema``); the built-in catalogue ships as TOML in
+``kvmspte/scenarios`` and is validated by the test suite, so the default path
+need not import pydantic.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+STATES = ("mapped-4k", "mapped-huge", "unmapped")
+VERDICTS = ("no-op", "flush-only", "changes", "n/a")
+
+
+class ScenarioError(Exception):
+    """Bad scenario input; the message is one line naming file, field and problem."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    trigger: str
+    wrapped: bool = True
+    state: str = "mapped-4k"
+    neighbours: bool = True
+    dirty_logging: bool = False
+    readonly: bool = False
+    invalid: bool = False
+    mte: bool = False
+    expect: dict[str, str] = field(default_factory=dict)
+    origin: str = "built-in"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "trigger": self.trigger,
+            "wrapped": self.wrapped,
+            "guest": {"state": self.state, "neighbours": self.neighbours},
+            "memslot": {"dirty_logging": self.dirty_logging, "readonly": self.readonly,
+                        "invalid": self.invalid},
+            "options": {"mte": self.mte},
+            "expect": dict(sorted(self.expect.items())),
+        }
+
+
+def from_document(doc: dict, origin: str) -> Scenario:
+    """Build a Scenario from an already validated TOML document."""
+    guest, slot, opts = doc.get("guest", {}), doc.get("memslot", {}), doc.get("options", {})
+    return Scenario(
+        name=doc["name"], description=doc.get("description", ""), trigger=doc["trigger"],
+        wrapped=doc.get("wrapped", True), state=guest.get("state", "mapped-4k"),
+        neighbours=guest.get("neighbours", True),
+        dirty_logging=slot.get("dirty_logging", False), readonly=slot.get("readonly", False),
+        invalid=slot.get("invalid", False), mte=opts.get("mte", False),
+        expect=dict(doc.get("expect", {})), origin=origin)
+
+
+def _catalogue_files() -> list[tuple[str, str]]:
+    folder = resources.files("kvmspte.scenarios")
+    return sorted((p.name, p.read_text(encoding="utf-8"))
+                  for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def builtin_documents() -> list[tuple[str, dict]]:
+    """(file name, parsed TOML) for every built-in scenario."""
+    return [(name, tomllib.loads(text)) for name, text in _catalogue_files()]
+
+
+_CATALOGUE: dict[str, Scenario] | None = None
+
+
+def catalogue() -> dict[str, Scenario]:
+    """The built-in scenarios by name, in file order."""
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        _CATALOGUE = {}
+        for fname, doc in builtin_documents():
+            sc = from_document(doc, f"built-in:{fname}")
+            _CATALOGUE[sc.name] = sc
+    return _CATALOGUE
+
+
+def load_file(path: Path) -> Scenario:
+    """Parse and validate a user's scenario file (pydantic), or raise ScenarioError."""
+    from kvmspte.scenario_schema import validate
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
+    return from_document(validate(doc, str(path)), str(path))
+
+
+def resolve(ref: str) -> Scenario:
+    """A built-in scenario name or a path to a TOML file."""
+    cat = catalogue()
+    if ref in cat:
+        return cat[ref]
+    path = Path(ref)
+    if ref.endswith(".toml") or path.exists():
+        return load_file(path)
+    raise ScenarioError(f"unknown scenario '{ref}'{suggest(ref, cat)}; "
+                        "see 'kvmspte scenarios', or pass a .toml file")
+
+
+def suggest(word: str, choices) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean: {', '.join(near)}?)" if near else ""

@@ -1,0 +1,34 @@
+"""Source records: where in the kernel a modelled behaviour was read.
+
+Every hook and every step of a model carries one of these, so that the tool can
+print its citations (``kvmspte arches``, ``explain``, ``docs``) instead of
+keeping them only in comments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The release every model is pinned to unless it says otherwise.
+DEFAULT_RELEASE = "v6.9"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A place in the kernel tree: file, function and the release it was read at."""
+
+    file: str
+    function: str
+    release: str = DEFAULT_RELEASE
+    #: Where the copy that was read came from when it was not the tag itself
+    #: (e.g. a mailing-list diff of known date), or any caveat.
+    via: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.function} @ {self.release}"
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"file": self.file, "function": self.function, "release": self.release}
+        if self.via:
+            out["via"] = self.via
+        return out

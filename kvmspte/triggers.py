@@ -1,0 +1,165 @@
+"""Primary-MM triggers: each expands into the event sequence its mm caller issues.
+
+A trigger is the mm side of the story: which notifier calls happen, in what
+order, around which host page-table changes, and with which new host PTE.
+Each event carries the Source of the mm function that issues it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from kvmspte.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
+from kvmspte.source import Source
+
+START, CHANGE, END, MM = "invalidate_range_start", "change_pte", "invalidate_range_end", "mm"
+
+SRC_NOTIFY = Source("include/linux/mmu_notifier.h", "set_pte_at_notify")
+SRC_SPLIT_PMD = Source("mm/huge_memory.c", "__split_huge_pmd")
+SRC_KSM_WP = Source("mm/ksm.c", "write_protect_page")
+SRC_KSM_REPLACE = Source("mm/ksm.c", "replace_page")
+SRC_COW = Source("mm/memory.c", "wp_page_copy")
+SRC_UPROBE = Source("kernel/events/uprobes.c", "__replace_page")
+SRC_MIGRATE_INSERT = Source("mm/migrate_device.c", "migrate_vma_insert_page")
+SRC_MIGRATE_PAGES = Source("mm/migrate_device.c", "migrate_vma_pages")
+SRC_WRAP = Source("mm/ksm.c", "write_protect_page", release="v3.6",
+                  via="before 6bdb913f0a70 (v3.7) set_pte_at_notify had no surrounding "
+                      "invalidate_range_start/end")
+
+# Deterministic pfns for the pages the triggers bring in.
+KSM_PFN = 0xC0000
+COW_PFN = 0xD0000
+UPROBE_PFN = 0xE0000
+DEVICE_PFN = 0xF0000
+ZERO_PFN = 0x1000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str                 # START, CHANGE, END, or MM (a primary page-table change)
+    text: str
+    source: Source
+    start: int = 0            # hva range for START/END; hva for CHANGE/MM
+    end: int = 0
+    pte: HostPte | None = None
+    action: str = ""          # MM: "clear", "set", "split-pmd"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    name: str
+    summary: str
+    source: Source
+    #: the host PTE the page has before the trigger runs (pfn filled in by HostMM)
+    initial: HostPte
+    expand: Callable[[HostMM, int], list[Event]]
+
+
+def _one_page(hva: int) -> tuple[int, int]:
+    start = hva & ~(PAGE_SIZE - 1)
+    return start, start + PAGE_SIZE
+
+
+def _wrap(src: Source, hva: int, body: list[Event]) -> list[Event]:
+    start, end = _one_page(hva)
+    return [Event(START, f"mmu_notifier_invalidate_range_start [{start:#x}, {end:#x})", src,
+                  start, end),
+            *body,
+            Event(END, f"mmu_notifier_invalidate_range_end [{start:#x}, {end:#x})", src,
+                  start, end)]
+
+
+def _replace(src: Source, hva: int, new: HostPte, what: str) -> list[Event]:
+    """ptep_clear_flush of the old PTE, then set_pte_at_notify of the new one."""
+    return [Event(MM, "ptep_clear_flush: clear the host PTE and flush the host TLB", src,
+                  hva, action="clear"),
+            Event(CHANGE, f"set_pte_at_notify: change_pte with {what}", SRC_NOTIFY, hva, pte=new),
+            Event(MM, "set_pte_at: write the new host PTE", SRC_NOTIFY, hva, pte=new,
+                  action="set")]
+
+
+def ksm_write_protect(host: HostMM, hva: int) -> list[Event]:
+    old = host.pte(hva)
+    new = old.wrprotect().mkclean()
+    return _wrap(SRC_KSM_WP, hva,
+                 _replace(SRC_KSM_WP, hva, new, "the same page, write-protected and clean"))
+
+
+def ksm_replace_page(host: HostMM, hva: int) -> list[Event]:
+    # mk_pte(kpage, vma->vm_page_prot): a private mapping's vm_page_prot has no write
+    # permission, and nothing here marks the entry young or dirty.
+    new = HostPte(pfn=KSM_PFN, write=False, dirty=False, young=False, special="ksm")
+    return _wrap(SRC_KSM_REPLACE, hva,
+                 _replace(SRC_KSM_REPLACE, hva, new, "the KSM page, read-only"))
+
+
+def cow(host: HostMM, hva: int) -> list[Event]:
+    # mk_pte of the new page, made young (pte_sw_mkyoung) and dirty, and writable
+    # because the VMA is (maybe_mkwrite).
+    new = HostPte(pfn=COW_PFN, write=True, dirty=True, young=True)
+    return _wrap(SRC_COW, hva, _replace(SRC_COW, hva, new, "a new page, writable and dirty"))
+
+
+def uprobe(host: HostMM, hva: int) -> list[Event]:
+    # mk_pte(new_page, vma->vm_page_prot) of a text VMA: readable and executable.
+    new = HostPte(pfn=UPROBE_PFN, write=False, dirty=False, young=False, exec=True)
+    return _wrap(SRC_UPROBE, hva,
+                 _replace(SRC_UPROBE, hva, new, "a new anonymous copy of the text page"))
+
+
+def migrate_device_zero(host: HostMM, hva: int) -> list[Event]:
+    # A device-private destination page is entered as a swap entry, not a present PTE.
+    new = HostPte(pfn=DEVICE_PFN, present=False, write=True, dirty=False, young=False,
+                  special="device-private")
+    return _wrap(SRC_MIGRATE_PAGES, hva,
+                 _replace(SRC_MIGRATE_INSERT, hva, new,
+                          "a device-private swap entry replacing the zero page"))
+
+
+def _anon(write: bool = True) -> HostPte:
+    return HostPte(pfn=0, write=write, dirty=write, young=True)
+
+
+TRIGGERS: dict[str, Trigger] = {t.name: t for t in (
+    Trigger("ksm-write-protect", "KSM write-protects a page before merging it", SRC_KSM_WP,
+            _anon(), ksm_write_protect),
+    Trigger("ksm-replace-page", "KSM replaces a page by the shared KSM page", SRC_KSM_REPLACE,
+            _anon(), ksm_replace_page),
+    Trigger("cow", "a write fault copies a shared page (wp_page_copy)", SRC_COW,
+            HostPte(pfn=0, write=False, dirty=False, young=True), cow),
+    Trigger("uprobe", "a uprobe replaces a text page by a patched copy", SRC_UPROBE,
+            HostPte(pfn=0, write=False, dirty=False, young=True, exec=True), uprobe),
+    Trigger("migrate-device-zero", "device migration replaces the zero page", SRC_MIGRATE_INSERT,
+            HostPte(pfn=ZERO_PFN, write=False, dirty=False, young=True, special="zero"),
+            migrate_device_zero),
+)}
+
+
+def split_prelude(host: HostMM, hva: int) -> list[Event]:
+    """Where a huge PMD maps hva, the mm splits it first, under its own invalidation."""
+    if host.mapping_pages(hva) == 1:
+        return []
+    start = hva & ~(PMD_SIZE - 1)
+    end = start + PMD_SIZE
+    return [Event(START, f"split the huge PMD: invalidate_range_start [{start:#x}, {end:#x})",
+                  SRC_SPLIT_PMD, start, end),
+            Event(MM, "replace the huge PMD by a table of 4 KiB PTEs", SRC_SPLIT_PMD, hva,
+                  action="split-pmd"),
+            Event(END, f"split the huge PMD: invalidate_range_end [{start:#x}, {end:#x})",
+                  SRC_SPLIT_PMD, start, end)]
+
+
+def expand(name: str, host: HostMM, hva: int, *, wrapped: bool = True) -> list[Event]:
+    """The full event list for a trigger; ``wrapped=False`` replays the pre-3.7 ordering."""
+    prelude = split_prelude(host, hva)
+    body = TRIGGERS[name].expand(host, hva)
+    if not wrapped:
+        note = Event(MM, "pre-3.7 ordering: no invalidate_range_start/end around "
+                         "set_pte_at_notify", SRC_WRAP, hva)
+        body = [note] + [e for e in body if e.kind not in (START, END)]
+    return prelude + body
+
+
+def initial_pte(name: str, pfn: int) -> HostPte:
+    return replace(TRIGGERS[name].initial, pfn=TRIGGERS[name].initial.pfn or pfn)
