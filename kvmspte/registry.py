@@ -16,6 +16,7 @@ GROUP = "kvmspte.arches.v1"
 
 BUILTIN: dict[str, str] = {
     "x86-tdp": "kvmspte.arches.x86_tdp:Model",
+    "x86-shadow": "kvmspte.arches.x86_shadow:Model",
 }
 
 

@@ -1,0 +1,113 @@
+"""The generic notifier layer (kvmspte.kvm), against virt/kvm/kvm_main.c @ v6.9
+(read at eefb85b3f031, v6.9-rc4; change_pte code as deleted by the v6.9-rc removal diff)."""
+
+from kvmspte.host import HostPte
+from kvmspte.kvm import GfnRange, Kvm, Memslot
+from kvmspte.source import Source
+from kvmspte.trace import Trace
+
+SLOT = Memslot(id=0, base_gfn=0x100000, npages=0x1000, userspace_addr=0x7F0000000000)
+SRC = Source("test", "fake")
+
+
+class FakeArch:
+    """Records calls; returns what the test asks for."""
+
+    hooks = {"unmap_gfn_range": (SRC,), "set_spte_gfn": (SRC,)}
+
+    def __init__(self, unmap_ret=False, set_ret=False):
+        self.calls = []
+        self.unmap_ret, self.set_ret = unmap_ret, set_ret
+
+    def unmap_gfn_range(self, rng: GfnRange) -> bool:
+        self.calls.append(("unmap", rng.start, rng.end))
+        return self.unmap_ret
+
+    def set_spte_gfn(self, rng: GfnRange) -> bool:
+        self.calls.append(("set", rng.start, rng.end, rng.pte.pfn))
+        return self.set_ret
+
+
+def make(slot=SLOT, **kw):
+    arch = FakeArch(**kw)
+    return Kvm(arch, [slot], Trace()), arch
+
+
+HVA = SLOT.userspace_addr + 0x210 * 4096
+PTE = HostPte(pfn=0xC0000)
+
+
+def test_range_start_counts_and_unmaps_only_overlapping_slots():
+    # kvm_mmu_notifier_invalidate_range_start: mn_active_invalidate_count++ always;
+    # kvm_mmu_invalidate_begin (on_lock) only when a memslot overlaps.
+    kvm, arch = make()
+    kvm.invalidate_range_start(0x1000, 0x2000)
+    assert (kvm.mn_active_invalidate_count, kvm.mmu_invalidate_in_progress) == (1, 0)
+    assert arch.calls == []
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    assert (kvm.mn_active_invalidate_count, kvm.mmu_invalidate_in_progress) == (2, 1)
+    assert arch.calls == [("unmap", 0x100210, 0x100211)]
+    # kvm_mmu_invalidate_range_add records the gfn range
+    assert (kvm.mmu_invalidate_range_start, kvm.mmu_invalidate_range_end) == (0x100210, 0x100211)
+
+
+def test_unmap_true_return_flushes_remote_tlbs():
+    # __kvm_handle_hva_range: flush_on_ret && ret -> kvm_flush_remote_tlbs
+    kvm, _ = make(unmap_ret=True)
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    assert kvm.remote_flushes == 1
+
+
+def test_change_pte_dispatches_exactly_one_gfn_inside_an_invalidation():
+    # kvm_mmu_notifier_change_pte: [address, address + 1) -> one gfn per slot
+    kvm, arch = make(set_ret=True)
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    kvm.change_pte(HVA, PTE)
+    assert arch.calls[-1] == ("set", 0x100210, 0x100211, 0xC0000)
+    assert kvm.remote_flushes == 1  # flush_on_ret for change_pte as well
+
+
+def test_change_pte_returns_early_when_nothing_is_in_progress_and_warns():
+    # kvm_mmu_notifier_change_pte: WARN_ON_ONCE(!mn_active_invalidate_count), then return
+    # when mmu_invalidate_in_progress is 0 (the pre-3.7 ordering lands here).
+    kvm, arch = make()
+    kvm.change_pte(HVA, PTE)
+    assert arch.calls == []
+    assert [s.kind for s in kvm.trace.steps].count("warn") == 1
+
+
+def test_change_pte_skips_invalid_memslot_but_unmap_does_not():
+    # kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID; __kvm_handle_hva_range checks no flags.
+    kvm, arch = make(slot=Memslot(0, 0x100000, 0x1000, 0x7F0000000000, invalid=True))
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    kvm.change_pte(HVA, PTE)
+    assert arch.calls == [("unmap", 0x100210, 0x100211)]
+
+
+def test_range_end_bumps_sequence_then_drops_counts():
+    # kvm_mmu_invalidate_end: mmu_invalidate_seq++, mmu_invalidate_in_progress--
+    kvm, _ = make()
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    kvm.invalidate_range_end(HVA, HVA + 4096)
+    assert (kvm.mmu_invalidate_seq, kvm.mmu_invalidate_in_progress,
+            kvm.mn_active_invalidate_count) == (1, 0, 0)
+    assert not [s for s in kvm.trace.steps if s.kind == "warn"]
+
+
+def test_range_end_without_start_warns():
+    # kvm_mmu_notifier_invalidate_range_end: WARN_ON_ONCE when the count is already 0
+    kvm, _ = make()
+    kvm.invalidate_range_end(0x1000, 0x2000)
+    assert kvm.mn_active_invalidate_count == 0
+    assert any(s.kind == "warn" for s in kvm.trace.steps)
+
+
+def test_retry_gfn_inside_range_or_after_sequence_moved():
+    # include/linux/kvm_host.h: mmu_invalidate_retry_gfn
+    kvm, _ = make()
+    kvm.invalidate_range_start(HVA, HVA + 4096)
+    assert kvm.invalidate_retry(0, 0x100210)
+    assert not kvm.invalidate_retry(0, 0x100300)
+    kvm.invalidate_range_end(HVA, HVA + 4096)
+    assert kvm.invalidate_retry(0, 0x100300)   # sequence moved
+    assert not kvm.invalidate_retry(1, 0x100210)
