@@ -1,0 +1,102 @@
+"""The command line: exit codes, output shapes, one-line errors."""
+
+import json
+
+import pytest
+
+from kvmspte import __version__
+from kvmspte.registry import models
+
+
+def test_version(cli):
+    r = cli("--version")
+    assert (r.code, r.out.strip()) == (0, f"kvmspte {__version__}")
+
+
+def test_help_teaches(cli):
+    r = cli("--help")
+    assert r.code == 0 and "Examples:" in r.out and "Exit status" in r.out
+    assert "compare" in r.out and "check" in r.out
+
+
+def test_compare_default_runs_every_arch(cli):
+    r = cli("compare")
+    assert r.code == 0 and r.out.startswith("ksm-merge: trigger ksm-replace-page")
+    for arch_id in models():
+        assert f"\n{arch_id} " in r.out
+    assert "\x1b[" not in r.out
+
+
+def test_compare_json_shape(cli):
+    r = cli("compare", "--format", "json", "--arch", "x86-tdp")
+    doc = json.loads(r.out)
+    assert doc["schema_version"] == 1
+    (res,) = doc["results"]
+    for key in ("arch", "verdict", "reached_arch_hook", "flush", "before", "after", "trace"):
+        assert key in res
+    assert all({"file", "function", "release"} <= set(s["source"])
+               for s in res["trace"] if s["source"])
+    assert "\x1b" not in r.out
+
+
+def test_compare_json_is_deterministic(cli):
+    assert cli("compare", "--format", "json").out == cli("compare", "--format", "json").out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("compare", "--arch", "x86-tpd"), "unknown architecture 'x86-tpd' (did you mean: x86-tdp"),
+    (("compare", "ksm-merg"), "unknown scenario 'ksm-merg' (did you mean: ksm-merge"),
+    (("compare", "--format", "xml"), "'xml' is not one of"),
+    (("compare", "--bogus"), "No such option '--bogus'"),
+    (("check", "--expect", "maybe"), "unknown verdict 'maybe'"),
+    (("nosuch",), "No such command 'nosuch'"),
+])
+def test_bad_input_is_one_line_exit_2(cli, args, needle):
+    r = cli(*args)
+    assert r.code == 2 and r.out == ""
+    assert needle in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_malformed_scenario_file(cli, tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('name = "x"\ntrigger = "cow"\n[guest]\nstate = 4\n')
+    r = cli("compare", str(p))
+    assert r.code == 2 and r.out == "" and str(p) in r.err and "guest.state" in r.err
+
+
+def test_check_catalogue_passes(cli):
+    r = cli("check")
+    assert r.code == 0, r.out
+    assert "0 failed" in r.err
+
+
+def test_check_failing_expectation_exits_1(cli):
+    # x86-tdp's set_spte_gfn finds nothing after tdp_mmu_zap_leafs: the verdict is no-op
+    r = cli("check", "ksm-merge", "--arch", "x86-tdp", "--expect", "changes")
+    assert r.code == 1 and "no-op (expected changes)" in r.out
+
+
+def test_check_user_file_expectations(cli, tmp_path):
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\ntrigger = "cow"\n[expect]\nx86-tdp = "no-op"\n')
+    assert cli("check", str(p)).code == 0
+    p.write_text('name = "mine"\ntrigger = "cow"\n[expect]\nx86-tdp = "flush-only"\n')
+    assert cli("check", str(p)).code == 1
+
+
+def test_arches_lists_sources(cli):
+    r = cli("arches")
+    assert r.code == 0 and "arch/x86/kvm/mmu/tdp_mmu.c:set_spte_gfn @ v6.9" in r.out
+    doc = json.loads(cli("arches", "--format", "json").out)
+    assert {a["id"] for a in doc["arches"]} == set(models())
+
+
+def test_scenarios_lists_catalogue(cli):
+    r = cli("scenarios")
+    assert r.code == 0 and "ksm-merge " in r.out and "cow-huge" in r.out
+
+
+def test_schema_is_json(cli):
+    doc = json.loads(cli("schema").out)
+    assert doc["properties"]["schema_version"]["const"] == 1
+    assert "properties" in json.loads(cli("schema", "--scenario").out)

@@ -1,0 +1,53 @@
+"""Primary-MM triggers expand into their mm caller's notifier sequence (see /notes in
+each test); sources: mm/ksm.c, mm/memory.c, kernel/events/uprobes.c, mm/migrate_device.c,
+include/linux/mmu_notifier.h @ v6.9."""
+
+from kvmspte import triggers as t
+from kvmspte.host import HostMM
+
+HVA = 0x7F0000000000 + 0x210 * 4096
+
+
+def host(thp=False, trigger="ksm-replace-page"):
+    return HostMM(0x7F0000000000, 0x1000, 0x80000, thp=thp, pte=t.initial_pte(trigger, 0))
+
+
+def kinds(events):
+    return [e.kind for e in events]
+
+
+def test_every_trigger_is_one_page_start_clear_change_set_end():
+    # Each caller opens a one-page range, clears+flushes the PTE, then set_pte_at_notify
+    # (which calls the notifier before writing the PTE), then closes the range.
+    for name in t.TRIGGERS:
+        ev = t.expand(name, host(trigger=name), HVA)
+        assert kinds(ev) == [t.START, t.MM, t.CHANGE, t.MM, t.END], name
+        assert (ev[0].start, ev[0].end) == (HVA, HVA + 4096)
+
+
+def test_new_ptes_match_the_callers():
+    new = {n: next(e.pte for e in t.expand(n, host(trigger=n), HVA) if e.kind == t.CHANGE)
+           for n in t.TRIGGERS}
+    # write_protect_page: same pfn, read-only, clean
+    assert (new["ksm-write-protect"].pfn, new["ksm-write-protect"].write,
+            new["ksm-write-protect"].dirty) == (0x80210, False, False)
+    # replace_page: mk_pte(kpage, vm_page_prot) -> read-only KSM page
+    assert (new["ksm-replace-page"].pfn, new["ksm-replace-page"].write) == (t.KSM_PFN, False)
+    # wp_page_copy: maybe_mkwrite(pte_mkdirty(...)) on a VM_WRITE vma
+    assert (new["cow"].write, new["cow"].dirty) == (True, True)
+    # __replace_page: mk_pte(new_page, vm_page_prot) of a text vma: read-only, executable
+    assert (new["uprobe"].write, new["uprobe"].exec) == (False, True)
+    # migrate_vma_insert_page: a device-private swap entry, not a present PTE
+    assert new["migrate-device-zero"].present is False
+
+
+def test_unwrapped_replays_change_pte_without_invalidation():
+    # before 6bdb913f0a70 (v3.7) set_pte_at_notify had no surrounding start/end
+    ev = t.expand("cow", host(trigger="cow"), HVA, wrapped=False)
+    assert t.START not in kinds(ev) and t.END not in kinds(ev) and t.CHANGE in kinds(ev)
+
+
+def test_thp_is_split_under_its_own_2m_invalidation_first():
+    ev = t.expand("cow", host(thp=True, trigger="cow"), HVA)
+    assert kinds(ev)[:3] == [t.START, t.MM, t.END]
+    assert (ev[0].start, ev[0].end) == (0x7F0000200000, 0x7F0000400000)
