@@ -106,9 +106,10 @@ class HvModel(ArchModel):
             self.trace.warn("kvm_set_spte_gfn_hv: range is not exactly one gfn", SRC_SET_SPTE_HV)
         self.step("range->arg.pte (the new host PTE) is never read: a plain unmap of the gfn",
                   SRC_SET_SPTE_HV)
-        if not self.unmap_gfn(rng.slot, rng.start):
-            self.step(f"{self.unmap_fn}: nothing mapped at gfn {rng.start:#x}", SRC_SET_SPTE_HV)
-        self.step("returns false: no generic remote TLB flush", SRC_SET_SPTE_HV)
+        found = self.unmap_gfn(rng.slot, rng.start)
+        what = "unmapped what it found at" if found else "found nothing mapped at"
+        self.step(f"{self.unmap_fn} {what} gfn {rng.start:#x}; returns false: no generic "
+                  "remote TLB flush", SRC_SET_SPTE_HV)
         return False
 
     def mark_dirty(self, slot: Memslot, gfn: int, pages: int) -> None:

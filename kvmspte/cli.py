@@ -159,6 +159,110 @@ def check(scenarios, arches, expect, fmt, color) -> None:
 
 
 @cli.command()
+@click.argument("scenarios", nargs=-1, metavar="[SCENARIO...]")
+@click.option("-e", "--regex", "patterns", multiple=True, metavar="REGEX",
+              help="Keep scenarios whose name matches REGEX (repeatable; any match keeps).")
+@_arch_option
+@_format_option
+@_color_option
+def matrix(scenarios, patterns, arches, fmt, color) -> None:
+    """One table for the whole catalogue: scenarios x architectures.
+
+    Rows are scenarios, columns are architectures, plus the expected column (the
+    verdict most architectures are expected to give).  A cell is '=' where the
+    arch gives that verdict as its [expect] says, the verdict where the arch is
+    expected to differ and does, and 'VERDICT!' where the model contradicts the
+    expectation.  Ends with 'N cells, M mismatches'.
+
+    Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input.
+    """
+    import re
+
+    from kvmspte import matrix as mx
+    from kvmspte.formats.matrixfmt import render_matrix
+    from kvmspte.scenario import catalogue
+
+    try:
+        [re.compile(p) for p in patterns]
+    except re.error as exc:
+        raise InputError(f"-e: bad regular expression: {exc}") from None
+    chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
+    chosen = mx.filter_scenarios(chosen, patterns)
+    if not chosen:
+        raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
+    m = mx.build(chosen, select_models(arches))
+    emit(render_matrix(m, fmt, color=use_color(color)))
+    sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
+
+
+@cli.command()
+@click.argument("scenario", metavar="SCENARIO-NAME-OR-FILE")
+@click.option("--arch", "arch", required=True, metavar="ID",
+              help="The architecture model to explain (see 'kvmspte arches').")
+@_format_option
+@_color_option
+def explain(scenario, arch, fmt, color) -> None:
+    """Step-by-step account of one scenario on one architecture.
+
+    Every event (mm side and KVM side), the function chain it goes through with
+    the kernel citation of each step (file:function @ release), the secondary
+    page-table state for the gfn after each event, and the verdict with its
+    reason.  --format markdown or json for pasting into a mail or a bug.
+    """
+    import json
+
+    from kvmspte import explain as ex
+
+    (sc,) = resolve_scenarios([scenario])
+    (model,) = select_models((arch,))
+    doc = ex.build(sc, model)
+    if fmt == "json":
+        emit(json.dumps(doc, indent=2) + "\n")
+    elif fmt == "markdown":
+        emit(ex.render_markdown(doc))
+    elif use_color(color):
+        emit(ex.render_rich(doc))
+    else:
+        emit(ex.render_plain(doc))
+
+
+@cli.command()
+@click.option("--out", "out", default="docs", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False),
+              help="Folder to write the generated Markdown into.")
+@click.option("--readme", "readme", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="README whose generated block (between kvmspte markers) is refreshed too; "
+                   "default: README.md beside DIR when it has the markers.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 and name the stale files when DIR (or the README "
+                   "block) differs from what would be generated.")
+def docs(out, readme, check_only) -> None:
+    """Generate Markdown documentation from the models themselves.
+
+    Writes DIR/index.md (the headline matrix), one page per architecture (hooks,
+    change_pte call chain, a verdict table derived by running the model, every
+    source it cites), one page per scenario, and DIR/cli.md (every --help).
+    Output is byte-identical on every run.  Files are written to a temporary
+    folder first and moved into place; files the generator did not write are
+    never deleted.
+    """
+    from kvmspte import docgen
+
+    try:
+        stale = docgen.run(out, readme, check=check_only)
+    except docgen.DocsError as exc:
+        raise InputError(str(exc)) from None
+    if check_only:
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
+        if stale:
+            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out {out}'",
+                  file=sys.stderr)
+        sys.exit(EXIT_FAIL if stale else EXIT_OK)
+    print(f"wrote {len(stale)} changed file(s) under {out}", file=sys.stderr)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def arches(fmt: str) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""

@@ -95,8 +95,9 @@ def build_state(run: Run, slot: Memslot) -> None:
 
 def execute(run: Run, slot: Memslot) -> None:
     hva = slot.gfn_to_hva(TARGET_GFN)
-    for ev in triggers.expand(run.scenario.trigger, run.host, hva, wrapped=run.scenario.wrapped):
-        run.trace.phase = ev.kind
+    events = triggers.expand(run.scenario.trigger, run.host, hva, wrapped=run.scenario.wrapped)
+    for n, ev in enumerate(events, 1):
+        run.trace.phase = f"{n}:{ev.kind}"
         run.trace.event("mm", ev.text, ev.source)
         if ev.kind == triggers.CHANGE:
             run.before = run.arch.snapshot()
@@ -110,7 +111,7 @@ def execute(run: Run, slot: Memslot) -> None:
             run.kvm.invalidate_range_end(ev.start, ev.end)
         else:
             apply_mm(run.host, ev)
-        run.states.append((ev.text, run.arch.view(TARGET_GFN)))
+        run.states.append((run.trace.phase, run.arch.view(TARGET_GFN)))
 
 
 def apply_mm(host: HostMM, ev: triggers.Event) -> None:
@@ -140,8 +141,7 @@ def run(sc: Scenario, model: type[ArchModel]) -> Result:
         if sc.invalid:
             invalidate_slot(r)
         slot = r.kvm.memslots[0]
-        r.trace.phase = "start"
-        r.states.append(("starting state", r.arch.view(TARGET_GFN)))
+        r.states.append(("setup", r.arch.view(TARGET_GFN)))
         execute(r, slot)
     return judge(r)
 

@@ -17,6 +17,8 @@ GROUP = "kvmspte.arches.v1"
 BUILTIN: dict[str, str] = {
     "x86-tdp": "kvmspte.arches.x86_tdp:Model",
     "x86-shadow": "kvmspte.arches.x86_shadow:Model",
+    "mips": "kvmspte.arches.mips:Model",
+    "arm64": "kvmspte.arches.arm64:Model",
 }
 
 

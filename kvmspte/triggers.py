@@ -54,6 +54,8 @@ class Trigger:
     #: the host PTE the page has before the trigger runs (pfn filled in by HostMM)
     initial: HostPte
     expand: Callable[[HostMM, int], list[Event]]
+    #: how this caller reaches __split_huge_pmd when a THP PMD maps the page
+    split_via: str = ""
 
 
 def _one_page(hva: int) -> tuple[int, int]:
@@ -117,42 +119,51 @@ def migrate_device_zero(host: HostMM, hva: int) -> list[Event]:
                           "a device-private swap entry replacing the zero page"))
 
 
+_KSM_SPLIT = ("try_to_merge_one_page -> split_huge_page -> unmap_folio -> try_to_migrate_one "
+              "-> split_huge_pmd_address; remap_page restores 4 KiB PTEs")
+
+
 def _anon(write: bool = True) -> HostPte:
     return HostPte(pfn=0, write=write, dirty=write, young=True)
 
 
 TRIGGERS: dict[str, Trigger] = {t.name: t for t in (
     Trigger("ksm-write-protect", "KSM write-protects a page before merging it", SRC_KSM_WP,
-            _anon(), ksm_write_protect),
+            _anon(), ksm_write_protect, _KSM_SPLIT),
     Trigger("ksm-replace-page", "KSM replaces a page by the shared KSM page", SRC_KSM_REPLACE,
-            _anon(), ksm_replace_page),
+            _anon(), ksm_replace_page, _KSM_SPLIT),
     Trigger("cow", "a write fault copies a shared page (wp_page_copy)", SRC_COW,
-            HostPte(pfn=0, write=False, dirty=False, young=True), cow),
-    Trigger("uprobe", "a uprobe replaces a text page by a patched copy", SRC_UPROBE,
-            HostPte(pfn=0, write=False, dirty=False, young=True, exec=True), uprobe),
+            HostPte(pfn=0, write=False, dirty=False, young=True), cow,
+            "do_huge_pmd_wp_page splits the shared PMD and falls back to the PTE fault"),
+    Trigger("uprobe", "a uprobe replaces a text page by a patched copy (guest RAM must be a "
+            "private executable file mapping)", SRC_UPROBE,
+            HostPte(pfn=0, write=False, dirty=False, young=True, exec=True), uprobe,
+            "uprobe_write_opcode asks GUP for FOLL_SPLIT_PMD (follow_pmd_mask splits)"),
     Trigger("migrate-device-zero", "device migration replaces the zero page", SRC_MIGRATE_INSERT,
             HostPte(pfn=ZERO_PFN, write=False, dirty=False, young=True, special="zero"),
-            migrate_device_zero),
+            migrate_device_zero, "migrate_vma_collect_pmd splits a huge PMD before collecting"),
 )}
 
 
-def split_prelude(host: HostMM, hva: int) -> list[Event]:
-    """Where a huge PMD maps hva, the mm splits it first, under its own invalidation."""
+def split_prelude(name: str, host: HostMM, hva: int) -> list[Event]:
+    """Where a huge PMD maps hva, the mm splits it first, under its own 2 MiB
+    MMU_NOTIFY_CLEAR invalidation (each caller reaches __split_huge_pmd its own way)."""
     if host.mapping_pages(hva) == 1:
         return []
     start = hva & ~(PMD_SIZE - 1)
     end = start + PMD_SIZE
+    src = replace(SRC_SPLIT_PMD, via=TRIGGERS[name].split_via)
     return [Event(START, f"split the huge PMD: invalidate_range_start [{start:#x}, {end:#x})",
-                  SRC_SPLIT_PMD, start, end),
-            Event(MM, "replace the huge PMD by a table of 4 KiB PTEs", SRC_SPLIT_PMD, hva,
+                  src, start, end),
+            Event(MM, "replace the huge PMD by a table of 4 KiB PTEs", src, hva,
                   action="split-pmd"),
             Event(END, f"split the huge PMD: invalidate_range_end [{start:#x}, {end:#x})",
-                  SRC_SPLIT_PMD, start, end)]
+                  src, start, end)]
 
 
 def expand(name: str, host: HostMM, hva: int, *, wrapped: bool = True) -> list[Event]:
     """The full event list for a trigger; ``wrapped=False`` replays the pre-3.7 ordering."""
-    prelude = split_prelude(host, hva)
+    prelude = split_prelude(name, host, hva)
     body = TRIGGERS[name].expand(host, hva)
     if not wrapped:
         note = Event(MM, "pre-3.7 ordering: no invalidate_range_start/end around "

@@ -1,0 +1,297 @@
+"""PowerPC Book3S HV, hashed page table guest (book3s_64_mmu_hv.c, book3s_hv_rm_mmu.c) at v6.9.
+
+Structure (our own small model, not a radix tree):
+
+* the guest HPT: HPTEs by index, each with VALID/ABSENT, the base gfn and page size
+  from the guest's R word (``guest_rpte``), the host pfn the hypervisor put in the
+  real R word, its write permission, and the R (referenced) / C (changed) bits;
+  the guest's own copy of R/C (``guest_rpte``) is kept too;
+* per host base page of a memslot, an rmap word: a chain of HPTE indices (the
+  circular list threaded through ``rev[].forw/back``, head first) and the R/C
+  bits harvested from HPTEs that were unmapped.
+
+The guest creates its HPTEs with H_ENTER; an entry for a page the hypervisor has
+not backed yet is stored ABSENT, and the hypervisor page fault
+(kvmppc_book3s_hv_page_fault) backs it: VALID, host pfn, linked into the rmap
+chain of its *base* gfn.  Unmapping (kvm_unmap_rmapp) drains the chain of one
+gfn: each HPTE goes back to ABSENT (the guest's view is kept), is tlbie'd, and
+its R/C move to the rmap (C also to the dirty bitmap).
+
+Page sizes: HPTEs are 4K, 64K or 16M; there is no 2 MiB HPTE size, and the hypervisor
+refuses an HPTE larger than the host page backing it.  The model's guest uses 4K
+HPTEs (``guest_pages``; tests also use 64K and 16M).  Not modelled: HPT resizing,
+nested guests, WIMG/cache-inhibited mappings, HPTE/rmap locking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kvmspte.arches import ppc_book3s_hv as hv
+from kvmspte.host import HostMM
+from kvmspte.kvm import Memslot
+from kvmspte.model import FaultResult, Mapping
+from kvmspte.source import Source
+
+VIA_RM = ("not re-read for v6.9: from the research note (§4.4 step 13, memory of the v6.x body; "
+          "2019 KVMPPC_RMAP_HPT patch context)")
+
+SRC_H_ENTER = Source(hv.RM_MMU_C, "kvmppc_do_h_enter",
+                     via="research note §4.4: the guest creates HPTEs through H_ENTER; an entry "
+                         "for a page not yet backed is stored HPTE_V_ABSENT")
+SRC_PAGE_FAULT = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", via=hv.VIA_MMU_HV)
+SRC_ADD_REVMAP = Source(hv.RM_MMU_C, "kvmppc_add_revmap_chain", via=VIA_RM)
+SRC_UNMAP_RMAPP = Source(hv.MMU_HV_C, "kvm_unmap_rmapp", via=hv.VIA_MMU_HV)
+SRC_UNMAP_HPTE = Source(hv.MMU_HV_C, "kvmppc_unmap_hpte", via=hv.VIA_MMU_HV)
+SRC_INVALIDATE = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte",
+                        via="not re-read for v6.9 (research note §4.3, memory): clears "
+                            "HPTE_V_VALID and issues the tlbie through do_tlbies")
+SRC_MMU_RC = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", via=(
+    "after RESUME_GUEST the guest retries its access and the MMU sets R, and C on a store, in "
+    "the now valid HPTE: the hardware behaviour kvmppc_unmap_hpte's R/C harvest relies on"))
+
+#: HPTE page sizes in 4 KiB pages (research note §4.5): 4K, 64K, 16M.
+HPTE_SIZES = {1: "4K", 16: "64K", 4096: "16M"}
+#: the model's HPT: 2^18 bytes of 16-byte HPTEs, as 2048 groups of 8 (index placement is
+#: the model's stand-in for the guest's hash).
+HPTEG_COUNT, HPTES_PER_GROUP = 2048, 8
+
+
+def size_label(pages: int) -> str:
+    return f"{pages * 4 // 1024}M" if pages >= 256 else f"{pages * 4}K"
+
+
+@dataclass
+class Hpte:
+    """One HPTE and its revmap entry (the guest's R word)."""
+
+    index: int
+    gfn: int               # base gfn, hpte_rpn(guest_rpte, psize)
+    pages: int             # page size in 4 KiB pages
+    valid: bool = False
+    absent: bool = True
+    pfn: int | None = None  # host pfn in the real R word (None until first backed)
+    write: bool = True     # cleared by hpte_make_readonly
+    r: bool = False
+    c: bool = False
+    guest_r: bool = False  # R/C as recorded in rev[index].guest_rpte
+    guest_c: bool = False
+
+    @property
+    def perms(self) -> str:
+        return "r" + ("w" if self.write else "-") + "x"
+
+    def to_dict(self) -> dict:
+        return {"gfn": hex(self.gfn), "size": HPTE_SIZES[self.pages], "valid": self.valid,
+                "absent": self.absent, "pfn": None if self.pfn is None else hex(self.pfn),
+                "perms": self.perms, "R": self.r, "C": self.c,
+                "guest_R": self.guest_r, "guest_C": self.guest_c}
+
+
+@dataclass
+class Rmap:
+    """memslot->arch.rmap[gfn - base_gfn]: PRESENT + chain head, plus harvested R/C."""
+
+    chain: list[int] = field(default_factory=list)
+    r: bool = False
+    c: bool = False
+
+    @property
+    def present(self) -> bool:
+        return bool(self.chain)
+
+    def to_dict(self) -> dict:
+        return {"present": self.present, "chain": [hex(i) for i in self.chain],
+                "R": self.r, "C": self.c}
+
+
+class Hpt:
+    """The guest HPT (HPTEs by index) and the per-gfn rmaps."""
+
+    def __init__(self) -> None:
+        self.hptes: dict[int, Hpte] = {}
+        self.rmaps: dict[int, Rmap] = {}
+
+    def free_index(self, gfn: int, pages: int) -> int:
+        """A slot in the HPTE group the guest's hash picks; the model hashes the page number."""
+        group = (gfn // pages) % HPTEG_COUNT
+        for index in range(group * HPTES_PER_GROUP, (group + 1) * HPTES_PER_GROUP):
+            if index not in self.hptes:
+                return index
+        raise RuntimeError(f"HPTE group {group:#x} is full")
+
+    def find(self, gfn: int, pages: int) -> Hpte | None:
+        """The guest's HPTE for the page of this size that holds gfn, if it made one."""
+        base = gfn & ~(pages - 1)
+        return next((h for h in self.hptes.values() if (h.gfn, h.pages) == (base, pages)), None)
+
+    def rmap(self, gfn: int) -> Rmap:
+        return self.rmaps.setdefault(gfn, Rmap())
+
+    def snapshot(self) -> dict[str, dict]:
+        out = {f"hpte {i:#06x}": h.to_dict() for i, h in self.hptes.items()}
+        out.update({f"rmap gfn {g:#x}": r.to_dict() for g, r in self.rmaps.items()
+                    if r.present or r.r or r.c})
+        return out
+
+
+class Model(hv.HvModel):
+    id = "ppc-hv-hpt"
+    title = "PowerPC Book3S HV, hashed page table (HPT) guest"
+    radix = False
+    unmap_fn = "kvm_unmap_rmapp"
+    #: the HPTE page size the model's guest uses, in 4 KiB pages (a key of HPTE_SIZES)
+    guest_pages = 1
+    hooks = {
+        "fault_in": (SRC_PAGE_FAULT, SRC_H_ENTER, SRC_ADD_REVMAP, SRC_INVALIDATE, SRC_MMU_RC),
+        "unmap_gfn_range": (hv.SRC_UNMAP_GFN_RANGE, hv.SRC_OPS_HV, hv.SRC_UNMAP_HV,
+                            SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE, SRC_INVALIDATE, hv.SRC_DIRTY_MAP),
+        "set_spte_gfn": (hv.SRC_SET_SPTE_GFN, hv.SRC_OPS_HV, hv.SRC_SET_SPTE_HV,
+                         SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE, SRC_INVALIDATE, hv.SRC_DIRTY_MAP),
+    }
+    chain = (hv.SRC_SET_SPTE_GFN, hv.SRC_SET_SPTE_HV, SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE)
+
+    def __init__(self, trace, options=None) -> None:
+        super().__init__(trace, options)
+        self.hpt = Hpt()
+
+    # -- fault ----------------------------------------------------------------------
+    def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
+        """The guest's H_ENTER (if it has no HPTE for the page yet), then the hypervisor page
+        fault on the ABSENT entry; the retried access sets R (and C on a store)."""
+        hpte = self.hpt.find(gfn, self.guest_pages) or self._h_enter(gfn, self.guest_pages)
+        ret = self._page_fault(slot, hpte, host)
+        if ret:
+            return FaultResult(0, ret, SRC_PAGE_FAULT)
+        self._guest_access(hpte, write)
+        return FaultResult(hpte.pages, self._size_reason(hpte, host, slot), SRC_PAGE_FAULT)
+
+    def _h_enter(self, gfn: int, pages: int) -> Hpte:
+        hpte = Hpte(self.hpt.free_index(gfn, pages), gfn & ~(pages - 1), pages)
+        self.hpt.hptes[hpte.index] = hpte
+        self.step(f"guest H_ENTER: {HPTE_SIZES[pages]} HPTE {hpte.index:#x} for gfn "
+                  f"{hpte.gfn:#x}, stored ABSENT (not backed yet)", SRC_H_ENTER)
+        return hpte
+
+    def _size_reason(self, hpte: Hpte, host: HostMM, slot: Memslot) -> str:
+        host_pages = host.mapping_pages(slot.gfn_to_hva(hpte.gfn))
+        fits = max(p for p in HPTE_SIZES if p <= host_pages)
+        return (f"HPTE page sizes are 4K, 64K and 16M, none of them 2 MiB; "
+                f"kvmppc_book3s_hv_page_fault refuses an HPTE larger than its host page "
+                f"({size_label(host_pages)} here, so at most {HPTE_SIZES[fits]}), and this "
+                f"guest's HPTE is {HPTE_SIZES[hpte.pages]}")
+
+    def _page_fault(self, slot: Memslot, hpte: Hpte, host: HostMM) -> str:
+        """kvmppc_book3s_hv_page_fault: back the HPTE with the host page; '' or why not."""
+        if slot.invalid:
+            return self._fail("no valid memslot: emulated as MMIO")
+        hva = slot.gfn_to_hva(hpte.gfn)
+        hpte_host = host.pte(hva)
+        write_ok = self._write_ok(slot, hpte_host.write)
+        if not hpte_host.present:
+            return self._fail("host PTE not present under mmu_lock: resume the guest")
+        host_pages = host.mapping_pages(hva)
+        if hpte.pages > host_pages:
+            return self._fail(f"HPTE size {HPTE_SIZES[hpte.pages]} is larger than the host "
+                              f"page ({size_label(host_pages)}): -EFAULT")
+        pfn = hpte_host.pfn & ~(hpte.pages - 1)
+        self._back(slot, hpte, pfn, write_ok)
+        return ""
+
+    def _fail(self, why: str) -> str:
+        self.step(why, SRC_PAGE_FAULT)
+        return why
+
+    def _write_ok(self, slot: Memslot, host_write: bool) -> bool:
+        """Fast GUP with FOLL_WRITE: success (a writable host PTE) makes write_ok true;
+        otherwise the slow path on a read-only host page leaves it false."""
+        if not host_write:
+            self.step("no writable fast GUP: slow path __gfn_to_pfn_memslot, not writable",
+                      SRC_PAGE_FAULT)
+            return False
+        self.step("get_user_page_fast_only(FOLL_WRITE) succeeds: write_ok", SRC_PAGE_FAULT)
+        if slot.readonly:
+            self.step("KVM_MEM_READONLY: the research note records no read-only-slot check on "
+                      "this path, so the model keeps write_ok", SRC_PAGE_FAULT)
+        return True
+
+    def _back(self, slot: Memslot, hpte: Hpte, pfn: int, write_ok: bool) -> None:
+        """Under the HPTE lock: VALID, !ABSENT, new R word; link into the base gfn's rmap, or,
+        if it was already valid, invalidate it first and keep its R/C."""
+        rmap = self.hpt.rmap(hpte.gfn)
+        if hpte.valid:
+            self.step(f"HPTE {hpte.index:#x} already valid: make it absent and invalidate it, "
+                      "keeping R/C", SRC_PAGE_FAULT)
+            self._invalidate(hpte)
+        else:
+            hpte.r, hpte.c = rmap.r and hpte.guest_r, rmap.c and hpte.guest_c
+            rmap.chain.append(hpte.index)
+            self.step(f"link HPTE {hpte.index:#x} at the tail of the rmap chain of gfn "
+                      f"{hpte.gfn:#x}", SRC_ADD_REVMAP)
+        hpte.pfn, hpte.write, hpte.valid, hpte.absent = pfn, write_ok, True, False
+        self.step(f"HPTE {hpte.index:#x} valid: pfn {pfn:#x} {hpte.perms}"
+                  + ("" if write_ok else " (hpte_make_readonly)")
+                  + ("; set_page_dirty_lock" if write_ok else ""), SRC_PAGE_FAULT)
+
+    def _guest_access(self, hpte: Hpte, write: bool) -> None:
+        hpte.r = True
+        hpte.c = hpte.c or (write and hpte.write)
+        self.step(f"the retried guest access sets R{' and C' if hpte.c else ''} in HPTE "
+                  f"{hpte.index:#x}", SRC_MMU_RC)
+
+    # -- unmap ----------------------------------------------------------------------
+    def unmap_gfn(self, slot: Memslot, gfn: int) -> bool:
+        """kvm_unmap_rmapp: while the gfn's rmap is PRESENT, unmap the chain head."""
+        rmap = self.hpt.rmaps.get(gfn)
+        if rmap is None or not rmap.present:
+            return False
+        while rmap.present:
+            self._unmap_hpte(slot, rmap, gfn, self.hpt.hptes[rmap.chain[0]])
+        return True
+
+    def _unmap_hpte(self, slot: Memslot, rmap: Rmap, gfn: int, hpte: Hpte) -> None:
+        """kvmppc_unmap_hpte: unlink; if valid and based at gfn: ABSENT, invalidate + tlbie,
+        harvest R/C into the rmap (C into the dirty bitmap) and into guest_rpte."""
+        rmap.chain.remove(hpte.index)
+        self.step(f"unlink HPTE {hpte.index:#x} from the rmap chain of gfn {gfn:#x}",
+                  SRC_UNMAP_HPTE)
+        if not (hpte.valid and hpte.gfn == gfn):
+            self.step(f"HPTE {hpte.index:#x} is not a valid mapping based at gfn {gfn:#x}: "
+                      "left alone", SRC_UNMAP_HPTE)
+            return
+        hpte.absent = True
+        r, c = self._invalidate(hpte)
+        rmap.r, rmap.c = rmap.r or r, rmap.c or c
+        self.step(f"harvest R={int(r)} C={int(c)} into the rmap", SRC_UNMAP_HPTE)
+        if c:
+            self.mark_dirty(slot, gfn, hpte.pages)
+        if (r and not hpte.guest_r) or (c and not hpte.guest_c):
+            hpte.guest_r, hpte.guest_c = hpte.guest_r or r, hpte.guest_c or c
+            self.step("new R/C bits ORed into guest_rpte (note_hpte_modification)",
+                      SRC_UNMAP_HPTE)
+
+    def _invalidate(self, hpte: Hpte) -> tuple[bool, bool]:
+        """kvmppc_invalidate_hpte: clear VALID and tlbie the entry; R/C as they were."""
+        hpte.valid = False
+        self.flush(f"tlbie HPTE {hpte.index:#x} ({HPTE_SIZES[hpte.pages]} page at gfn "
+                   f"{hpte.gfn:#x})", SRC_INVALIDATE)
+        return hpte.r, hpte.c
+
+    # -- views ------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, dict]:
+        out = self.hpt.snapshot()
+        out.update(self.dirty.snapshot())
+        return dict(sorted(out.items()))
+
+    def lookup(self, gfn: int) -> Mapping | None:
+        for h in self.hpt.hptes.values():
+            if h.valid and h.gfn <= gfn < h.gfn + h.pages:
+                return Mapping(h.pfn, h.pages, h.perms)
+        return None
+
+    def view(self, gfn: int) -> list[dict]:
+        rmap = self.hpt.rmaps.get(gfn, Rmap())
+        rows: list[dict] = [{"rmap": f"gfn {gfn:#x}", **rmap.to_dict()}]
+        covering = [h for h in self.hpt.hptes.values() if h.gfn <= gfn < h.gfn + h.pages]
+        rows += [{"hpte": hex(h.index), **h.to_dict()} for h in covering]
+        return rows

@@ -1,0 +1,282 @@
+"""RISC-V KVM G-stage page table (arch/riscv/kvm/mmu.c) at v6.9.
+
+Geometry: 64-bit hosts start with Sv39x4, three levels (``gstage_pgd_levels`` = 3);
+``kvm_riscv_gstage_mode_detect`` raises that to 4 (Sv48x4) or 5 (Sv57x4) when the hart
+supports those modes.  The model takes the Sv39x4 default (``Model.PGD_LEVELS``); every
+outcome modelled here is decided at levels 0 and 1, so it is the same for four or five
+levels (the tests check that).  Levels are named the way ``gstage_set_pte`` counts
+them: "level 0" holds 4 KiB leaves, "level 1" may hold 2 MiB blocks, the highest
+level is the root.  The root's x4 widening (2048 entries) is not modelled: the gpas
+the engine uses index only its first 512 entries.
+
+Entry format: a leaf always carries V (``_PAGE_PRESENT``), R, X, U, A and D
+(``gstage_map_page`` presets A and D and uses write protection for dirty tracking);
+W only when the mapping is writable.  A table entry is a ``TablePage`` (V only).
+
+Freeing policy: none on the notifier paths.  ``gstage_unmap_range`` hands only the
+leaves that ``gstage_get_leaf_entry`` returns to ``gstage_op_pte``, so the branch of
+``gstage_op_pte`` that frees child tables never runs; a level-0 table whose last leaf
+is cleared stays linked, full of zeros.
+
+Block mappings come only from hugetlbfs: ``kvm_riscv_gstage_map`` takes the mapping
+size from a hugetlb VMA's page size and uses PAGE_SIZE for anything else, THP
+included.  The engine's host is anonymous memory (4 KiB pages or THP), never
+hugetlbfs, so ``hugetlb_shift`` stays None there; tests set it to build a block.
+"""
+
+from __future__ import annotations
+
+from kvmspte.host import HostMM
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.source import Source
+
+MMU_C = "arch/riscv/kvm/mmu.c"
+VIA_DELETED = ("hunk deleted from blob a9e2fd7245e1 (v6.9-rc mmu.c) by "
+               "<20240405115815.3226315-2-pbonzini@redhat.com>")
+VIA_ACCESSORS = ("as left by upstream edf955647269, which produces blob a9e2fd7245e1 "
+                 "(v6.9-rc); read in its 6.6-stable backport")
+VIA_MAP_PAGE = ("body as quoted (blob 068c74593871) by an unmerged Nov 2023 RFC; "
+                "edf955647269 does not touch it")
+VIA_UNMAP = ("read in a v6.2-v6.5 full copy and checked against a v6.9 copy; only the "
+             "pte accessors differ")
+VIA_FAULT = ("v6.9 copy (vma_lookup, PUD_SIZE); tail confirmed by the diff of "
+             "'KVM: RISC-V: Mark struct page pfns dirty iff a stage-2 PTE is installed' "
+             "(v12 56/84) against blob b63650f9b966")
+VIA_MODE = "v6.9 copy (__ro_after_init gstage_mode/gstage_pgd_levels)"
+
+SRC_SET_SPTE_GFN = Source(MMU_C, "kvm_set_spte_gfn", via=VIA_DELETED)
+SRC_MAP_PAGE = Source(MMU_C, "gstage_map_page", via=VIA_MAP_PAGE)
+SRC_SIZE_TO_LEVEL = Source(MMU_C, "gstage_page_size_to_level", via=VIA_MAP_PAGE)
+SRC_SET_PTE = Source(MMU_C, "gstage_set_pte", via=VIA_ACCESSORS)
+SRC_TLB_FLUSH = Source(MMU_C, "gstage_remote_tlb_flush", via=VIA_ACCESSORS)
+SRC_UNMAP = Source(MMU_C, "kvm_unmap_gfn_range", via=VIA_UNMAP)
+SRC_UNMAP_RANGE = Source(MMU_C, "gstage_unmap_range", via=VIA_UNMAP)
+SRC_GET_LEAF = Source(MMU_C, "gstage_get_leaf_entry", via=VIA_ACCESSORS)
+SRC_OP_PTE = Source(MMU_C, "gstage_op_pte", via=VIA_ACCESSORS)
+SRC_GSTAGE_MAP = Source(MMU_C, "kvm_riscv_gstage_map", via=VIA_FAULT)
+SRC_MODE = Source(MMU_C, "kvm_riscv_gstage_mode_detect", via=VIA_MODE)
+
+EINVAL, ENOMEM, EEXIST = 22, 12, 17
+#: Bits every G-stage leaf carries besides R/W/X/A/D (riscv pgtable.h _PAGE_BASE).
+LEAF_BASE = ("_PAGE_PRESENT", "_PAGE_USER")
+
+
+def level_names(levels: int) -> tuple[str, ...]:
+    return tuple(f"level {i}" for i in range(levels))
+
+
+def make_leaf(pfn: int, rdonly: bool, exec_: bool) -> Leaf:
+    """gstage_map_page's entry: PAGE_READ[_EXEC] or PAGE_WRITE[_EXEC], then pte_mkdirty.
+
+    _PAGE_BASE gives V, A and U; R is in every choice; W only when not read-only;
+    X when exec; D from pte_mkdirty.
+    """
+    return Leaf(pfn=pfn, read=True, write=not rdonly, exec=exec_, dirty=True, young=True,
+                native=LEAF_BASE)
+
+
+def errname(err: int) -> str:
+    return {0: "0", -EINVAL: "-EINVAL", -ENOMEM: "-ENOMEM", -EEXIST: "-EEXIST"}[err]
+
+
+class Model(ArchModel):
+    id = "riscv"
+    family = "riscv"
+    title = "RISC-V G-stage (Sv39x4, arch/riscv/kvm/mmu.c)"
+    #: gstage_pgd_levels before kvm_riscv_gstage_mode_detect (Sv39x4)
+    PGD_LEVELS = 3
+    hooks = {
+        "fault_in": (SRC_GSTAGE_MAP, SRC_MAP_PAGE, SRC_SIZE_TO_LEVEL, SRC_SET_PTE,
+                     SRC_TLB_FLUSH, SRC_MODE),
+        "unmap_gfn_range": (SRC_UNMAP, SRC_UNMAP_RANGE, SRC_GET_LEAF, SRC_OP_PTE,
+                            SRC_TLB_FLUSH),
+        "set_spte_gfn": (SRC_SET_SPTE_GFN, SRC_MAP_PAGE, SRC_SET_PTE, SRC_TLB_FLUSH),
+    }
+    chain = (SRC_SET_SPTE_GFN, SRC_MAP_PAGE, SRC_SET_PTE, SRC_TLB_FLUSH)
+    findings = (
+        "On RISC-V, kvm_set_spte_gfn maps the new pfn read-only through gstage_map_page "
+        "wherever the gfn's last-level G-stage table is still linked, and gstage_unmap_range "
+        "never unlinks it, so after invalidate_range_start has cleared the 4 KiB leaf "
+        "change_pte installs a new mapping instead of doing nothing "
+        "(arch/riscv/kvm/mmu.c:kvm_set_spte_gfn, gstage_set_pte @ v6.9).",
+        "On RISC-V, when an intermediate G-stage table is missing gstage_set_pte fails with "
+        "-ENOMEM (no memory cache is passed) and kvm_set_spte_gfn returns true, so change_pte "
+        "makes generic code flush remote TLBs although nothing changed "
+        "(arch/riscv/kvm/mmu.c:kvm_set_spte_gfn @ v6.9).",
+    )
+
+    def __init__(self, trace, options=None) -> None:
+        super().__init__(trace, options)
+        self.pt = RadixTable(Geometry(self.PGD_LEVELS, level_names(self.PGD_LEVELS)))
+        #: kvm->arch.pgd: the root table above exists for the VM's whole life in this model
+        self.pgd_allocated = True
+        #: hugetlb page shift of the VMA backing guest RAM; None: not a hugetlbfs VMA
+        self.hugetlb_shift: int | None = None
+
+    # -- G-stage primitives ---------------------------------------------------------
+    def page_size_to_level(self, pages: int) -> int | None:
+        """gstage_page_size_to_level: the level whose entries map ``pages`` 4 KiB pages."""
+        for level in range(self.pt.g.levels):
+            if self.pt.g.span(level) == pages:
+                return level
+        return None
+
+    def gstage_map_page(self, cache: MemoryCache | None, gfn: int, pfn: int, pages: int,
+                        rdonly: bool, exec_: bool) -> int:
+        """gstage_map_page: build the leaf for the size's level and hand it to set_pte."""
+        level = self.page_size_to_level(pages)
+        if level is None:
+            self.step(f"no G-stage level maps {pages} pages: -EINVAL", SRC_SIZE_TO_LEVEL)
+            return -EINVAL
+        leaf = make_leaf(pfn, rdonly, exec_)
+        self.step(f"build {self.pt.g.size(level)} leaf pfn {pfn:#x} {leaf.perms} "
+                  f"(A and D preset) for gfn {gfn:#x}", SRC_MAP_PAGE)
+        return self.gstage_set_pte(level, cache, gfn, leaf)
+
+    def gstage_set_pte(self, level: int, cache: MemoryCache | None, gfn: int,
+                       leaf: Leaf) -> int:
+        """gstage_set_pte: walk down to ``level``; a leaf above it gives -EEXIST, a missing
+        table with no cache page gives -ENOMEM; otherwise overwrite the slot and, as the
+        slot now holds a leaf, issue the remote hfence for it."""
+        if level > self.pt.g.root_depth:
+            return -EINVAL
+        got = self.pt.install(gfn, level, leaf, cache)
+        name = self.pt.g.names[got.depth]
+        if got.status == "blocked":
+            self.step(f"{self.pt.g.size(got.depth)} leaf (pfn {got.blocker.pfn:#x}) at {name} "
+                      f"sits above the target level: -EEXIST, nothing written", SRC_SET_PTE)
+            return -EEXIST
+        if got.status == "nomem":
+            why = "no memory cache was passed" if cache is None else "the memory cache is empty"
+            self.step(f"{name} entry for gfn {gfn:#x} is empty and {why}: -ENOMEM, "
+                      f"nothing written", SRC_SET_PTE)
+            return -ENOMEM
+        self.step(f"linked {got.allocated} table page(s); wrote the {name} slot for gfn "
+                  f"{gfn:#x} with no check of its old value", SRC_SET_PTE)
+        self.remote_tlb_flush(level, gfn)
+        return 0
+
+    def remote_tlb_flush(self, level: int, gfn: int) -> None:
+        """gstage_remote_tlb_flush: a remote HFENCE.GVMA for the VMID, for the level's size."""
+        base = gfn & ~(self.pt.g.span(level) - 1)
+        self.flush(f"kvm_riscv_hfence_gvma_vmid_gpa: remote HFENCE.GVMA of gpa "
+                   f"{base << PAGE_SHIFT:#x} ({self.pt.g.size(level)}) on all vCPUs",
+                   SRC_TLB_FLUSH)
+
+    def get_leaf_entry(self, gfn: int) -> tuple[TablePage, int, Leaf | None, int]:
+        """gstage_get_leaf_entry: the leaf mapping gfn and its level, or None and the level
+        at which the walk met an empty entry."""
+        table, idx, entry = self.pt.walk(gfn)[-1]
+        return table, idx, entry if isinstance(entry, Leaf) else None, table.depth
+
+    # -- fault ------------------------------------------------------------------------
+    def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
+        """kvm_riscv_gstage_map: top up the cache, size the mapping from the VMA, map."""
+        logging = slot.dirty_logging and not slot.readonly
+        cache = MemoryCache(self.pt.g.levels)
+        self.step(f"top up the vCPU memory cache with gstage_pgd_levels = "
+                  f"{self.pt.g.levels} pages", SRC_GSTAGE_MAP)
+        hva = slot.gfn_to_hva(gfn)
+        pages, why = self._vma_pagesize(logging, host.mapping_pages(hva))
+        if pages > 1:
+            gfn &= ~(pages - 1)
+        pfn = host.pte(slot.gfn_to_hva(gfn)).pfn
+        writable = host.pte(hva).write and not slot.readonly
+        if logging and not write:
+            writable = False
+            self.step("dirty logging and a read fault: map read-only", SRC_GSTAGE_MAP)
+        err = self.gstage_map_page(cache, gfn, pfn, pages, rdonly=not writable, exec_=True)
+        if err:
+            self.step(f"gstage_map_page failed ({errname(err)}): nothing mapped", SRC_GSTAGE_MAP)
+            return FaultResult(0, f"gstage_map_page failed with {errname(err)}", SRC_GSTAGE_MAP)
+        return FaultResult(pages, why, SRC_GSTAGE_MAP)
+
+    def _vma_pagesize(self, logging: bool, host_pages: int) -> tuple[int, str]:
+        """The vma_pagesize rule: a hugetlb VMA's page size, else PAGE_SIZE; PAGE_SIZE under
+        dirty logging whatever the VMA."""
+        reasons = []
+        pages = 1
+        if self.hugetlb_shift is None:
+            thp = " (a THP PMD maps it, which this rule ignores)" if host_pages > 1 else ""
+            reasons.append("kvm_riscv_gstage_map sizes G-stage mappings from a hugetlbfs VMA's "
+                           f"page size only, and this VMA is not hugetlbfs{thp}")
+        else:
+            pages = 1 << (self.hugetlb_shift - PAGE_SHIFT)
+        if logging:
+            pages = 1
+            reasons.append("dirty logging is on for the memslot, which forces PAGE_SIZE")
+        why = "; ".join(reasons) or f"hugetlbfs VMA with {pages} pages per huge page"
+        self.step(f"vma_pagesize = {pages} page(s): {why}", SRC_GSTAGE_MAP)
+        return pages, why
+
+    # -- unmap ------------------------------------------------------------------------
+    def unmap_gfn_range(self, rng: GfnRange) -> bool:
+        """kvm_unmap_gfn_range: gstage_unmap_range over the range, then always false."""
+        if not self.pgd_allocated:
+            return False
+        cleared = self.unmap_range(rng.start, rng.end)
+        self.step(f"cleared {cleared} leaf/leaves in gfn [{rng.start:#x}, {rng.end:#x}); "
+                  f"no table page freed; return false (gstage_op_pte fences each cleared leaf "
+                  f"itself)", SRC_UNMAP)
+        return False
+
+    def unmap_range(self, start: int, end: int) -> int:
+        """gstage_unmap_range: step leaf by leaf; clear a leaf only when the range starts on
+        its boundary and covers it whole, otherwise leave it mapped.  Where the walk meets
+        an empty entry, skip the size that entry would have mapped.  Returns how many
+        leaves were cleared."""
+        addr, cleared = start, 0
+        while addr < end:
+            table, idx, leaf, level = self.get_leaf_entry(addr)
+            pages = self.pt.g.span(level)
+            if leaf is not None:
+                if addr % pages == 0 and end - addr >= pages:
+                    self.clear_leaf(table, idx, addr, level)
+                    cleared += 1
+                else:
+                    self.step(f"{self.pt.g.size(level)} leaf at {self.pt.g.names[level]} is only "
+                              f"partly covered by gfn [{addr:#x}, {end:#x}): skipped, stays "
+                              f"mapped", SRC_UNMAP_RANGE)
+            addr += pages
+        return cleared
+
+    def clear_leaf(self, table: TablePage, idx: int, gfn: int, level: int) -> None:
+        """gstage_op_pte with GSTAGE_OP_CLEAR on a leaf: zero it, then fence it."""
+        self.pt.clear_entry(table, idx)
+        self.step(f"clear the {self.pt.g.size(level)} leaf at gfn {gfn:#x}; its table stays "
+                  f"linked", SRC_OP_PTE)
+        self.remote_tlb_flush(level, gfn)
+
+    # -- change_pte -------------------------------------------------------------------
+    def set_spte_gfn(self, rng: GfnRange) -> bool:
+        """kvm_set_spte_gfn: map the new pfn read-only + exec at 4 KiB with no memory cache;
+        true (generic flush) only when that fails."""
+        pfn = rng.pte.pfn
+        kind = "" if rng.pte.present else " (the entry is not present; pte_pfn reads it anyway)"
+        self.step(f"pfn {pfn:#x} from the new host PTE{kind}", SRC_SET_SPTE_GFN)
+        if not self.pgd_allocated:
+            return False
+        if rng.end - rng.start != 1:
+            self.trace.warn("kvm_set_spte_gfn: range is not exactly one gfn", SRC_SET_SPTE_GFN)
+        err = self.gstage_map_page(None, rng.start, pfn, 1, rdonly=True, exec_=True)
+        if err:
+            self.step(f"gstage_map_page returned {errname(err)}: return true", SRC_SET_SPTE_GFN)
+            return True
+        self.step("mapped: return false (gstage_set_pte already fenced)", SRC_SET_SPTE_GFN)
+        return False
+
+    # -- views --------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, dict]:
+        return self.pt.snapshot()
+
+    def lookup(self, gfn: int) -> Mapping | None:
+        hit = self.pt.lookup(gfn)
+        if hit is None:
+            return None
+        leaf, depth = hit
+        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
+
+    def view(self, gfn: int) -> list[dict]:
+        return self.pt.path_view(gfn)

@@ -1,0 +1,107 @@
+"""explain: a step-by-step account of one run, grouped by notifier event.
+
+For each event: the mm-side step that issued it, every generic-KVM and arch step
+with its citation, and the secondary-MMU state for the gfn afterwards (the walk
+from root to leaf, or the rmap chain, with table-page refcounts where counted).
+"""
+
+from __future__ import annotations
+
+from kvmspte.engine import run
+from kvmspte.trace import EVENT
+
+
+def build(sc, model) -> dict:
+    res = run(sc, model)
+    states = dict(res.states)
+    phases: list[dict] = []
+    for step in res.trace:
+        if not phases or phases[-1]["phase"] != step.phase:
+            phases.append({"phase": step.phase, "title": "", "title_source": None,
+                           "steps": [], "state": states.get(step.phase)})
+        cur = phases[-1]
+        if step.kind == EVENT and not cur["title"]:
+            cur["title"] = step.text
+            cur["title_source"] = step.source.to_dict() if step.source else None
+        else:
+            cur["steps"].append(step.to_dict())
+    for ph in phases:
+        if ph["phase"] == "setup":
+            ph["title"] = "starting state: the arch's own fault path builds the mappings"
+    return {
+        "schema_version": 1,
+        "tool": "kvmspte",
+        "command": "explain",
+        "scenario": sc.to_dict(),
+        "arch": model.describe(),
+        "gfn": hex(res.gfn),
+        "verdict": res.verdict,
+        "reason": res.reason,
+        "reason_source": res.reason_source.to_dict() if res.reason_source else None,
+        "reached_arch_hook": res.reached_arch_hook,
+        "flush": res.flush,
+        "diff": [c.to_dict() for c in res.diff],
+        "warnings": res.warnings,
+        "phases": phases,
+    }
+
+
+def cite(src: dict | None) -> str:
+    if not src:
+        return ""
+    return f"{src['file']}:{src['function']} @ {src['release']}"
+
+
+def state_line(row: dict) -> str:
+    parts = []
+    for key, val in row.items():
+        if isinstance(val, dict):
+            val = " ".join(f"{k}={v}" for k, v in val.items())
+        elif isinstance(val, list):
+            val = ",".join(map(str, val)) or "(empty)"
+        parts.append(f"{key}={val}" if not isinstance(val, bool) else (key if val else ""))
+    return " ".join(p for p in parts if p)
+
+
+def render_markdown(doc: dict) -> str:
+    sc, arch = doc["scenario"], doc["arch"]
+    out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
+           f"{sc['description']}", "",
+           f"**Verdict: `{doc['verdict']}`** for gfn {doc['gfn']}: {doc['reason']}"]
+    if doc["reason_source"]:
+        out[-1] += f" (`{cite(doc['reason_source'])}`)"
+    out.append("")
+    for n, ph in enumerate(doc["phases"]):
+        head = ph["title"]
+        if ph["title_source"]:
+            head += f" — `{cite(ph['title_source'])}`"
+        out += [f"## {n}. {head}", ""]
+        for i, st in enumerate(ph["steps"], 1):
+            mark = {"flush": " **[flush]**", "warn": " **[WARN]**", "hook": " **[arch hook]**"}
+            src = f" — `{cite(st['source'])}`" if st["source"] else ""
+            out.append(f"{i}. {st['actor']}: {st['text']}{mark.get(st['kind'], '')}{src}")
+        if ph["state"] is not None:
+            out += ["", f"State for gfn {doc['gfn']} afterwards:", ""]
+            out += [f"    {state_line(r)}" for r in ph["state"]] or ["    (nothing)"]
+        out.append("")
+    if doc["diff"]:
+        out += ["## What change_pte changed", ""]
+        out += [f"- {c['kind']} `{c['key']}`: {c['old']} -> {c['new']}" for c in doc["diff"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def render_plain(doc: dict) -> str:
+    text = render_markdown(doc)
+    return text.replace("**", "").replace("`", "")
+
+
+def render_rich(doc: dict, width: int = 110) -> str:
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from kvmspte.formats.rich_table import _Null
+
+    console = Console(width=width, record=True, force_terminal=True, file=_Null())
+    console.print(Markdown(render_markdown(doc)))
+    return console.export_text(styles=True)

@@ -1,0 +1,106 @@
+"""The matrix: scenarios x architectures, herd's mcompare7 -kinds shape.
+
+The expected column holds the verdict most architectures are expected to give
+in that scenario.  A cell is "=" where the arch gives that verdict as expected,
+the verdict itself where the arch is expected to differ from the column and
+does, and "verdict!" where the result contradicts the arch's own expectation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kvmspte.engine import run
+
+LEGEND = [
+    ("=", "same verdict as the expected column, as this arch's [expect] says"),
+    ("VERDICT", "differs from the expected column, as this arch's [expect] says"),
+    ("VERDICT!", "mismatch: the model's verdict contradicts this arch's [expect]"),
+    ("VERDICT?", "no expectation for this arch in the scenario"),
+]
+
+
+@dataclass
+class Cell:
+    arch: str
+    verdict: str
+    expected: str | None
+
+    @property
+    def mismatch(self) -> bool:
+        return self.expected is not None and self.expected != self.verdict
+
+    def text(self, column: str | None) -> str:
+        if self.expected is None:
+            return f"{self.verdict}?"
+        if self.mismatch:
+            return f"{self.verdict}!"
+        return "=" if self.verdict == column else self.verdict
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
+                "mismatch": self.mismatch}
+
+
+@dataclass
+class Row:
+    scenario: object
+    expected: str | None
+    cells: list[Cell] = field(default_factory=list)
+
+
+@dataclass
+class Matrix:
+    arches: list[str]
+    rows: list[Row]
+
+    @property
+    def cells(self) -> int:
+        return sum(len(r.cells) for r in self.rows)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(c.mismatch for r in self.rows for c in r.cells)
+
+    def summary(self) -> str:
+        return f"{self.cells} cells, {self.mismatches} mismatches"
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": 1,
+            "tool": "kvmspte",
+            "command": "matrix",
+            "arches": self.arches,
+            "rows": [{"scenario": r.scenario.name, "expected": r.expected,
+                      "cells": [c.to_dict() for c in r.cells]} for r in self.rows],
+            "cells": self.cells,
+            "mismatches": self.mismatches,
+            "legend": dict(LEGEND),
+        }
+
+
+def column_verdict(expect: dict[str, str], arches: list[str]) -> str | None:
+    """The verdict most of the selected arches are expected to give (ties: first seen)."""
+    votes = Counter(expect[a] for a in arches if a in expect)
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def filter_scenarios(scenarios: list, patterns: tuple[str, ...]) -> list:
+    if not patterns:
+        return scenarios
+    compiled = [re.compile(p) for p in patterns]
+    return [s for s in scenarios if any(c.search(s.name) for c in compiled)]
+
+
+def build(scenarios: list, models: list[type]) -> Matrix:
+    arches = [m.id for m in models]
+    rows = []
+    for sc in scenarios:
+        row = Row(sc, column_verdict(sc.expect, arches))
+        for model in models:
+            res = run(sc, model)
+            row.cells.append(Cell(model.id, res.verdict, sc.expect.get(model.id)))
+        rows.append(row)
+    return Matrix(arches, rows)

@@ -1,0 +1,337 @@
+"""MIPS model against arch/mips/kvm/mmu.c and arch/mips/include/asm/pgtable*.h @ v6.9.
+
+mmu.c was read as the content of blob 467ee6b95ae1 (the base of the v6.9-rc
+change_pte removal patch); see /work/notes/mips.md.
+"""
+
+import pytest
+
+from kvmspte.arches import mips
+from kvmspte.arches.mips import Model
+from kvmspte.host import HostMM, HostPte
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.scenario import catalogue
+from kvmspte.trace import Trace
+from tests.conftest import run_named
+
+BASE_HVA = 0x7F0000000000
+SLOT = Memslot(0, 0x100000, 0x1000, BASE_HVA)
+LOGGING = Memslot(0, 0x100000, 0x1000, BASE_HVA, dirty_logging=True)
+READONLY = Memslot(0, 0x100000, 0x1000, BASE_HVA, readonly=True)
+BOTH = Memslot(0, 0x100000, 0x1000, BASE_HVA, dirty_logging=True, readonly=True)
+G = 0x100210
+
+BASE_BITS = {"_PAGE_PRESENT", "_PAGE_VALID", "_PAGE_READ", "_PAGE_ACCESSED",
+             "_page_cachable_default"}
+
+
+def fresh(thp=False, write=True):
+    m = Model(Trace())
+    host = HostMM(BASE_HVA, 0x1000, 0x80000, thp=thp,
+                  pte=HostPte(pfn=0, write=write, dirty=write, young=True))
+    return m, host
+
+
+def bits(m, gfn):
+    hit = m.pt.lookup(gfn)
+    return set(hit[0].native) if hit else None
+
+
+def present_gfns(m):
+    return sorted(int(k.split("@gfn ")[1], 16) for k, v in m.snapshot().items()
+                  if k.startswith("leaf") and v["present"])
+
+
+def change(gfn, pte, slot=SLOT):
+    return GfnRange(slot, gfn, gfn + 1, pte)
+
+
+# -- fault path ---------------------------------------------------------------------------
+def test_read_fault_builds_pgd_pmd_pte_and_a_clean_soft_writable_pte():
+    # kvm_mips_map_page: kvm_mips_walk_pgd allocates a pmd (pmd_init) and a pte table
+    # (clear_page) from the cache; pfn_pte with _PAGE_PRESENT | __READABLE | cachable, plus
+    # _PAGE_WRITE because the host page is writable; __WRITEABLE only on a write fault.
+    m, host = fresh()
+    got = m.fault_in(SLOT, G, host, write=False)
+    assert got.pages == 1
+    assert sorted(p.depth for p in m.pt.pages.values()) == [0, 1, 2]
+    leaf, depth = m.pt.lookup(G)
+    assert depth == 0 and leaf.pfn == 0x80210
+    assert set(leaf.native) == BASE_BITS | {"_PAGE_WRITE"}
+    assert (leaf.perms, leaf.dirty, leaf.young) == ("rwx", False, True)
+
+
+def test_write_fault_adds_writeable_bits():
+    # kvm_mips_map_page: writeable && write_fault -> __WRITEABLE (_PAGE_DIRTY | _PAGE_WRITE |
+    # _PAGE_MODIFIED) and mark_page_dirty.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=True)
+    assert bits(m, G) == BASE_BITS | {"_PAGE_WRITE", "_PAGE_DIRTY", "_PAGE_MODIFIED"}
+
+
+def test_read_only_slot_never_gets_write_and_a_write_fault_fails():
+    # kvm_mips_map_page: gfn_to_pfn_prot reports !writeable for KVM_MEM_READONLY; a write
+    # fault gets an error pfn -> -EFAULT (MMIO).
+    m, host = fresh()
+    m.fault_in(READONLY, G, host, write=False)
+    assert bits(m, G) == BASE_BITS
+    m2, host2 = fresh()
+    assert m2.fault_in(READONLY, G, host2, write=True).pages == 0
+    assert m2.pt.lookup(G) is None
+
+
+def test_thp_backed_fault_still_maps_4k_and_says_why():
+    # kvm_mips_map_page / kvm_mips_walk_pgd: always one PAGE_SIZE pte at the pte level.
+    m, host = fresh(thp=True)
+    got = m.fault_in(SLOT, G, host, write=True)
+    assert got.pages == 1 and "never maps 2 MiB" in got.why
+    assert got.source.function == "kvm_mips_map_page"
+    assert m.pt.lookup(G)[1] == 0 and m.pt.lookup(G + 1) is None
+
+
+def test_fast_path_dirties_a_present_clean_writable_pte_without_allocating():
+    # _kvm_mips_map_page_fast: write_fault && !pte_dirty && pte_write -> pte_mkdirty
+    # (MODIFIED, and hw _PAGE_DIRTY since _PAGE_WRITE is set).
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=False)
+    pages = len(m.pt.pages)
+    m.fault_in(SLOT, G, host, write=True)
+    assert bits(m, G) == BASE_BITS | {"_PAGE_WRITE", "_PAGE_DIRTY", "_PAGE_MODIFIED"}
+    assert len(m.pt.pages) == pages
+
+
+def test_fast_path_makes_an_old_pte_young():
+    # _kvm_mips_map_page_fast: !pte_young -> set_pte(pte_mkyoung) (ACCESSED and hw VALID).
+    m, host = fresh()
+    m.set_spte_gfn(change(G + 1, HostPte(0x1234, young=False)))   # no table yet: nothing
+    m.fault_in(SLOT, G, host, write=False)
+    m.set_spte_gfn(change(G, HostPte(0x1234, young=False)))
+    assert not {"_PAGE_ACCESSED", "_PAGE_VALID"} & bits(m, G)
+    m.fault_in(SLOT, G, host, write=False)
+    assert {"_PAGE_ACCESSED", "_PAGE_VALID"} <= bits(m, G)
+    assert m.pt.lookup(G)[0].pfn == 0x1234
+
+
+# -- unmap ----------------------------------------------------------------------------------
+def test_unmap_one_gfn_also_clears_the_next_and_keeps_the_table():
+    # kvm_unmap_gfn_range passes range->end to kvm_mips_flush_gpa_pt, whose helpers loop
+    # i_min..i_max inclusive: slots g and g+1 are zeroed; the pte table is freed only for
+    # the span 0..511 (kvm_mips_flush_gpa_pte/_pmd); the return is always true.
+    m, host = fresh()
+    for gfn in (G, G + 1, G + 2):
+        m.fault_in(SLOT, gfn, host, write=True)
+    pages = set(m.pt.pages)
+    assert m.unmap_gfn_range(GfnRange(SLOT, G, G + 1)) is True
+    assert present_gfns(m) == [G + 2]
+    assert set(m.pt.pages) == pages
+
+
+def test_unmap_of_last_slot_spills_into_the_next_table():
+    # kvm_mips_flush_gpa_pmd: i_max is the next pmd index, whose pte table is flushed up to
+    # and including pte_index(end) == 0; neither table covers its whole span.
+    m, host = fresh()
+    last = 0x1003FF
+    for gfn in (last, last + 1, last + 2):
+        m.fault_in(SLOT, gfn, host, write=False)
+    m.unmap_gfn_range(GfnRange(SLOT, last, last + 1))
+    assert present_gfns(m) == [last + 2]
+    assert sum(p.depth == 0 for p in m.pt.pages.values()) == 2
+
+
+def test_unmap_of_a_whole_table_frees_it_and_clears_one_more_gfn():
+    # kvm_mips_flush_gpa_pte returns safe_to_remove for i_min == 0 and i_max == 511;
+    # kvm_mips_flush_gpa_pmd then does pmd_clear + pte_free_kernel.
+    m, host = fresh()
+    for gfn in (0x100400, 0x1005FF, 0x100600, 0x100601):
+        m.fault_in(SLOT, gfn, host, write=False)
+    m.unmap_gfn_range(GfnRange(SLOT, 0x100400, 0x100600))
+    assert present_gfns(m) == [0x100601]
+    assert m.walk(0x100400, None) is None              # table gone, entry cleared
+    assert m.walk(0x100600, None) is not None
+
+
+def test_unmap_of_a_whole_pmd_span_frees_pte_and_pmd_tables():
+    # kvm_mips_flush_gpa_pud: a fully flushed pmd table -> pud_clear + pmd_free (the pgd
+    # entry goes back to invalid_pmd_table); pgd_clear/pud_free are folded no-ops.
+    m, host = fresh()
+    m.fault_in(SLOT, 0x100000, host, write=False)
+    m.fault_in(SLOT, 0x13FFFF, host, write=False)
+    m.unmap_gfn_range(GfnRange(SLOT, 0x100000, 0x140000))
+    assert list(m.pt.pages) == [m.pt.root.id] and not m.pt.root.entries
+
+
+def test_unmap_leaves_a_non_present_value_in_place():
+    # kvm_mips_flush_gpa_pte only zeroes ptes for which pte_present is true.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=False)
+    dev = HostPte(0xF0000, present=False, write=True, young=False, special="device-private")
+    m.set_spte_gfn(change(G, dev))
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    assert m.snapshot()[f"leaf 4K @gfn {G:#x}"]["present"] is False
+
+
+# -- walk without a memory cache ----------------------------------------------------------
+def test_walk_without_cache_finds_slots_only_where_the_pte_table_exists():
+    # kvm_mips_walk_pgd with cache == NULL: NULL at pud_none/pmd_none, else the slot pointer
+    # whether or not the pte is set.
+    m, host = fresh()
+    m.fault_in(SLOT, G + 5, host, write=False)
+    table, idx = m.walk(G, None)
+    assert idx == G & 511 and idx not in table.entries
+    assert m.walk(G + 512, None) is None                   # no pte table
+    assert m.walk(0x200000, None) is None                  # no pmd table
+    assert m.pt.g.index(0x100210, 2) == 4 and m.pt.g.index(1 << 27, 2) == 512   # 1024 pgd slots
+
+
+def test_set_spte_with_no_table_returns_false_and_allocates_nothing():
+    # kvm_set_spte_gfn: kvm_mips_pte_for_gpa(kvm, NULL, gpa) == NULL -> return false.
+    m, _ = fresh()
+    assert m.set_spte_gfn(change(G, HostPte(0xC0000))) is False
+    assert list(m.pt.pages) == [m.pt.root.id]
+
+
+# -- kvm_set_spte_gfn ------------------------------------------------------------------------
+def test_set_spte_installs_the_host_pte_after_a_one_page_unmap():
+    # kvm_unmap_gfn_range keeps the table; kvm_set_spte_gfn set_pte()s the host pte and
+    # returns false since the old pte is 0 (not present).
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=True)
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    assert m.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True))) is False
+    assert m.lookup(G).pfn == 0xD0000
+
+
+def test_dirty_logging_with_clean_old_pte_mkcleans_even_on_a_read_only_slot():
+    # kvm_set_spte_gfn: LOG_DIRTY_PAGES && !pte_dirty(old) -> pte_mkclean; the READONLY
+    # wrprotect is an else-if, so _PAGE_WRITE survives.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=False)
+    m.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True), BOTH))
+    b = bits(m, G)
+    assert "_PAGE_WRITE" in b and not {"_PAGE_MODIFIED", "_PAGE_DIRTY"} & b
+
+
+def test_dirty_logging_with_dirty_old_pte_falls_through_to_readonly():
+    # kvm_set_spte_gfn: old dirty -> no mkclean; READONLY -> pte_wrprotect keeps MODIFIED.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=True)
+    m.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True), BOTH))
+    b = bits(m, G)
+    assert "_PAGE_MODIFIED" in b and not {"_PAGE_WRITE", "_PAGE_DIRTY"} & b
+    m2, host2 = fresh()
+    m2.fault_in(SLOT, G, host2, write=True)
+    m2.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True), LOGGING))
+    assert {"_PAGE_WRITE", "_PAGE_DIRTY", "_PAGE_MODIFIED"} <= bits(m2, G)
+
+
+@pytest.mark.parametrize("new, flush", [
+    (HostPte(0x80210, write=True, dirty=True), False),        # same pfn, young, dirty
+    (HostPte(0xC0000, write=True, dirty=True), True),         # pfn changed
+    (HostPte(0x80210, write=True, dirty=True, young=False), True),   # new not young
+    (HostPte(0x80210, write=True, dirty=False), True),        # dirty old -> clean new
+    (HostPte(0x80210, present=False), True),                  # new not present
+])
+def test_flush_decision_on_a_present_young_old_pte(new, flush):
+    # kvm_set_spte_gfn: with old present and young, flush iff new !present || !young ||
+    # pfn differs || (old dirty && new clean).
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=True)
+    assert m.set_spte_gfn(change(G, new)) is flush
+
+
+def test_no_flush_when_the_old_pte_is_old():
+    # kvm_set_spte_gfn: !pte_young(old) -> return false, the new pte is still stored.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=True)
+    m.set_spte_gfn(change(G, HostPte(0xC0000, young=False)))
+    assert m.set_spte_gfn(change(G, HostPte(0xD0000))) is False
+    assert m.lookup(G).pfn == 0xD0000
+
+
+def test_non_present_host_pte_is_stored_and_shown_not_present():
+    # kvm_set_spte_gfn: set_pte of the device-private swap pte without a presence check.
+    m, host = fresh()
+    m.fault_in(SLOT, G, host, write=False)
+    dev = HostPte(0xF0000, present=False, write=True, young=False, special="device-private")
+    m.set_spte_gfn(change(G, dev))
+    entry = m.snapshot()[f"leaf 4K @gfn {G:#x}"]
+    assert entry["present"] is False and entry["bits"] == ["swp:SWP_DEVICE_WRITE"]
+    assert entry["pfn"] == "0xf0000" and m.lookup(G) is None
+
+
+# -- every built-in scenario -------------------------------------------------------------
+def leaf(pfn, perms, dirty, young, bitset, present=True):
+    return {"level": "pte", "pfn": pfn, "perms": perms, "dirty": dirty, "young": young,
+            "bits": sorted(bitset), "present": present}
+
+
+PRESENT_RO = {"_PAGE_PRESENT", "_PAGE_READ", "_page_cachable_default"}
+YOUNG = {"_PAGE_ACCESSED", "_PAGE_VALID"}
+COW = PRESENT_RO | YOUNG | {"_PAGE_NO_EXEC", "_PAGE_WRITE", "_PAGE_MODIFIED", "_PAGE_DIRTY"}
+# The KSM page: mk_pte(kpage, vm_page_prot), read-only, not young, not executable.
+KSM = leaf("0xc0000", "r--", False, False, PRESENT_RO | {"_PAGE_NO_EXEC"})
+# ksm write_protect_page: same pfn, wrprotect + mkclean of a young anonymous pte.
+WRPROTECT = leaf("0x80210", "r--", False, True, PRESENT_RO | YOUNG | {"_PAGE_NO_EXEC"})
+COW_LEAF = leaf("0xd0000", "rw-", True, True, COW)
+# pte_mkclean drops MODIFIED and hw DIRTY, keeps WRITE.
+COW_CLEAN = leaf("0xd0000", "rw-", False, True, COW - {"_PAGE_MODIFIED", "_PAGE_DIRTY"})
+# pte_wrprotect drops WRITE and hw DIRTY, keeps MODIFIED.
+COW_WRPROT = leaf("0xd0000", "r--", True, True, COW - {"_PAGE_WRITE", "_PAGE_DIRTY"})
+UPROBE = leaf("0xe0000", "r-x", False, False, PRESENT_RO)
+DEVICE = leaf("0xf0000", "---", False, False, {"swp:SWP_DEVICE_WRITE"}, present=False)
+
+# kvm_set_spte_gfn stores the (adjusted) host pte in the slot that the one-page unmap
+# zeroed but did not free (kvm_mips_flush_gpa_pte/_pmd), returning false because the old
+# pte is 0; with neighbours=true but the target unmapped, the neighbour's pte table lets
+# the cache-less walk (kvm_mips_walk_pgd) find the target slot too.
+CHANGES = {
+    "ksm-merge": KSM, "ksm-merge-alone": KSM, "ksm-merge-unmapped": KSM,
+    "ksm-merge-dirty-log": KSM,      # mkclean: already clean
+    "ksm-merge-readonly": KSM,       # wrprotect: already read-only
+    "ksm-merge-mte": KSM,            # MIPS has no MTE
+    "ksm-wrprotect": WRPROTECT, "ksm-wrprotect-dirty-log": WRPROTECT,
+    "cow-4k": COW_LEAF, "cow-4k-alone": COW_LEAF, "cow-unmapped": COW_LEAF,
+    "cow-dirty-log": COW_CLEAN, "cow-readonly": COW_WRPROT,
+    "uprobe-4k": UPROBE, "uprobe-alone": UPROBE,
+    "migrate-zero": DEVICE, "migrate-zero-unmapped": DEVICE,
+}
+# kvm_mips_map_page / kvm_mips_walk_pgd: no 2 MiB GPA mapping ever exists.
+NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
+# kvm_set_spte_gfn: kvm_mips_pte_for_gpa(NULL) finds no table -> return false.
+NOOP_IN_HOOK = {"ksm-merge-unmapped-alone"}
+# kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID; kvm_mmu_notifier_change_pte returns when
+# mmu_invalidate_in_progress == 0 (pre-3.7 ordering has no surrounding invalidation).
+NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
+
+
+def test_scenario_sets_cover_the_catalogue():
+    assert set(CHANGES) | NA | NOOP_IN_HOOK | NOT_REACHED == set(catalogue())
+
+
+@pytest.mark.parametrize("name", list(catalogue()))
+def test_catalogue_verdicts(name):
+    res = run_named(name, Model)
+    if name in NA:
+        assert res.verdict == "n/a" and "never maps 2 MiB" in res.reason
+        assert res.reason_source.function == "kvm_mips_map_page"
+        return
+    assert res.flush is False
+    if name in CHANGES:
+        assert res.verdict == "changes" and res.reached_arch_hook
+        assert [(c.key, c.kind, c.new) for c in res.diff] == \
+            [(f"leaf 4K @gfn {G:#x}", "added", CHANGES[name])]
+        # the unmap cleared g+1 too (inclusive end), so the neighbour is gone before change_pte
+        assert f"leaf 4K @gfn {G + 1:#x}" not in res.before
+        assert f"table pte @gfn {G & ~511:#x}" in res.before
+    else:
+        assert res.verdict == "no-op"
+        assert res.reached_arch_hook is (name in NOOP_IN_HOOK)
+
+
+def test_describe_lists_hooks_entry_functions_and_findings():
+    d = Model.describe()
+    assert d["id"] == "mips" and d["family"] == "mips"
+    assert d["hooks"]["set_spte_gfn"][0]["function"] == "kvm_set_spte_gfn"
+    assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
+    assert d["findings"] and "kvm_set_spte_gfn" in d["findings"][0]
+    assert mips.GEOMETRY.names == ("pte", "pmd", "pgd")
