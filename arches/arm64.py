@@ -31,7 +31,7 @@ from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/arm64/kvm/mmu.c"
 PGTABLE_C = "arch/arm64/kvm/hyp/pgtable.c"
@@ -125,6 +125,7 @@ def needs_update(old: Leaf | TablePage | None, new: Leaf) -> bool:
 
 class Model(ArchModel):
     id = "arm64"
+    readonly_mem = kconfig_readonly_mem("arm64")
     family = "arm64"
     title = "arm64 stage-2 (kvm_pgtable, 4 KiB granule, 3 levels from level 1)"
     hooks = {

@@ -34,7 +34,7 @@ from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/loongarch/kvm/mmu.c"
 MMU_H = "arch/loongarch/include/asm/kvm_mmu.h"
@@ -148,6 +148,7 @@ def level_names(levels: int) -> tuple[str, ...]:
 
 class Model(ArchModel):
     id = "loongarch"
+    readonly_mem = kconfig_readonly_mem("loongarch")
     family = "loongarch"
     title = "LoongArch KVM GPA page table (4KB_3LEVEL, arch/loongarch/kvm/mmu.c)"
     #: CONFIG_PGTABLE_LEVELS of the 4KB_3LEVEL layout

@@ -34,7 +34,7 @@ from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/mips/kvm/mmu.c"
 PGTABLE_H = "arch/mips/include/asm/pgtable.h"
@@ -215,6 +215,7 @@ def describe_pte(pte: Leaf | None) -> str:
 
 class Model(ArchModel):
     id = "mips"
+    readonly_mem = kconfig_readonly_mem("mips")
     family = "mips"
     title = "MIPS VZ GPA page tables (64-bit, 4 KiB pages, pgd -> pmd -> pte)"
     hooks = {

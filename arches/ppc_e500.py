@@ -194,14 +194,18 @@ class Model(ArchModel):
                 "(gfn_to_pfn_memslot); on a KVM_MEM_READONLY memslot that lookup returns an "
                 "error pfn and the fault fails with -EINVAL, so nothing is ever mapped",
                 SRC_GFN_TO_PFN)
-        hp = host.pte(slot.gfn_to_hva(gfn))
+        hva = slot.gfn_to_hva(gfn)
+        hp = host.pte(hva)
         if not (hp.present and hp.write):
-            raise CannotExist(
-                f"gfn {gfn:#x}: kvmppc_e500_shadow_map looks the pfn up for write "
-                "(gfn_to_pfn_memslot), so a write-protected host page (COW-shared, KSM, zero "
-                "page, read-only VMA) is broken for write or refused before anything is "
-                f"mapped: no shadow entry can point at host pfn {hp.pfn:#x} while its host "
-                "PTE is read-only", SRC_SHADOW_MAP)
+            if not hp.vma_write:
+                raise CannotExist(
+                    f"gfn {gfn:#x}: kvmppc_e500_shadow_map looks the pfn up for write "
+                    "(gfn_to_pfn_memslot) and the VMA has no VM_WRITE, so the lookup fails "
+                    "and nothing is mapped", SRC_SHADOW_MAP)
+            hp = host.break_cow(hva, "kvmppc_e500_shadow_map looks the pfn up for write "
+                                     "(gfn_to_pfn_memslot)")
+            self.step(f"the write lookup breaks CoW in the host: private copy pfn {hp.pfn:#x}",
+                      SRC_SHADOW_MAP)
         self.step(f"gfn_to_pfn_memslot (write lookup): pfn {hp.pfn:#x}", SRC_SHADOW_MAP)
         return hp.pfn
 

@@ -30,7 +30,7 @@ from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/riscv/kvm/mmu.c"
 VIA_DELETED = ("hunk deleted from blob a9e2fd7245e1 (v6.9-rc mmu.c) by "
@@ -83,6 +83,7 @@ def errname(err: int) -> str:
 
 class Model(ArchModel):
     id = "riscv"
+    readonly_mem = kconfig_readonly_mem("riscv")
     family = "riscv"
     title = "RISC-V G-stage (Sv39x4, arch/riscv/kvm/mmu.c)"
     #: gstage_pgd_levels before kvm_riscv_gstage_mode_detect (Sv39x4)

@@ -16,7 +16,7 @@ from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import MemoryCache, RadixTable
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = spte.MMU_C
 VIA = spte.VIA_MMU
@@ -35,6 +35,7 @@ PTE_PREFETCH_NUM = 8
 
 class Model(ArchModel):
     id = "x86-shadow"
+    readonly_mem = kconfig_readonly_mem("x86")
     family = "x86"
     title = "x86 shadow MMU with rmaps (tdp_mmu=0 or nested shadow paging)"
     hooks = {

@@ -13,7 +13,7 @@ from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.source import Source
+from kvmspte.source import Source, kconfig_readonly_mem
 
 TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
 VIA = "read at a v6.9 copy of tdp_mmu.c (uses REMOVED_SPTE, writes 0 for a zapped SPTE)"
@@ -28,6 +28,7 @@ SRC_HANDLE_CHANGED = Source(TDP_C, "handle_changed_spte", via=VIA)
 
 class Model(ArchModel):
     id = "x86-tdp"
+    readonly_mem = kconfig_readonly_mem("x86")
     family = "x86"
     title = "x86 TDP MMU (EPT/NPT, tdp_mmu=1)"
     hooks = {

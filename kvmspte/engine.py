@@ -91,6 +91,23 @@ def build_state(run: Run, slot: Memslot) -> None:
         size = got.pages
     if sc.neighbours:
         fault(run, slot, (TARGET_GFN - TARGET_GFN % size) + size)
+    check_host_page(run, slot)
+
+
+SRC_WP_PAGE = Source("mm/memory.c", "do_wp_page",
+                     via="a write GUP from a secondary-MMU fault path breaks CoW")
+
+
+def check_host_page(run: Run, slot: Memslot) -> None:
+    """The trigger acts on the host page at the gfn's hva; if the fault path itself
+    replaced that page (a write lookup breaking CoW), the trigger's start cannot exist."""
+    hva = slot.gfn_to_hva(TARGET_GFN)
+    for where, old, new, why in run.host.replaced:
+        if where == hva:
+            run.na = (f"the fault path replaced the host page at gfn {TARGET_GFN:#x} "
+                      f"(pfn {old.pfn:#x} -> private copy {new.pfn:#x}: {why}), so the "
+                      f"{run.scenario.trigger} trigger's starting page no longer exists")
+            run.na_source = SRC_WP_PAGE
 
 
 def execute(run: Run, slot: Memslot) -> None:
@@ -121,6 +138,18 @@ def apply_mm(host: HostMM, ev: triggers.Event) -> None:
         host.set_pte(ev.start, ev.pte)
 
 
+SRC_FLAGS = Source("virt/kvm/kvm_main.c", "check_memory_region_flags",
+                   via="KVM_MEM_READONLY is a valid flag only with CONFIG_HAVE_KVM_READONLY_MEM")
+
+
+def check_slot_flags(sc: Scenario, model: type[ArchModel]) -> None:
+    """check_memory_region_flags: a read-only memslot exists only where the arch
+    selects HAVE_KVM_READONLY_MEM."""
+    if sc.readonly and model.readonly_mem is None:
+        raise CannotExist("KVM_SET_USER_MEMORY_REGION rejects KVM_MEM_READONLY with -EINVAL: "
+                          "the arch's Kconfig does not select HAVE_KVM_READONLY_MEM", SRC_FLAGS)
+
+
 def start(sc: Scenario, model: type[ArchModel]) -> Run:
     trace = Trace()
     arch = model(trace, {"mte": sc.mte})
@@ -134,6 +163,7 @@ def run(sc: Scenario, model: type[ArchModel]) -> Result:
     r = start(sc, model)
     slot = r.kvm.memslots[0]
     try:
+        check_slot_flags(sc, model)
         build_state(r, slot)
     except CannotExist as exc:
         r.na, r.na_source = exc.reason, exc.source
@@ -175,12 +205,12 @@ def reason(res: Result, window: list) -> tuple[str, Source | None]:
         return "no change_pte event ran", None
     if not res.reached_arch_hook:
         last = [s for s in window if s.actor == "kvm" and s.kind == STEP][-1]
-        return f"generic code returned before the arch hook: {last.text}", last.source
+        return f"generic code returned first: {last.text}", last.source
     if res.verdict == "changes":
-        return f"change_pte altered the secondary MMU: {res.diff[0].summary()}", None
+        return "; ".join(c.summary() for c in res.diff), None
     arch_steps = [s for s in window if s.actor == "arch" and s.kind in (STEP, FLUSH)]
     last = arch_steps[-1] if arch_steps else [s for s in window if s.kind == HOOK][-1]
     if res.verdict == "flush-only":
         flush = [s for s in window if s.kind == FLUSH][0]
-        return f"tables unchanged, but a flush was requested: {flush.text}", flush.source
-    return f"the arch hook ran and left the tables as they were: {last.text}", last.source
+        return f"tables unchanged; flush requested: {flush.text}", flush.source
+    return f"hook ran, tables unchanged: {last.text}", last.source

@@ -9,6 +9,8 @@ from kvmspte.pagetable import PAGE_SHIFT
 PAGE_SIZE = 1 << PAGE_SHIFT
 PMD_PAGES = 512
 PMD_SIZE = PAGE_SIZE * PMD_PAGES
+#: first pfn of the private copies a write GUP makes when it breaks CoW
+COW_BREAK_PFN = 0xA0000
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class HostPte:
     #: "" for an ordinary page, "zero" for the shared zero page, "ksm" for a KSM page,
     #: "device-private" for a device-private swap entry.
     special: str = ""
+    #: VM_WRITE of the VMA that maps it (a read-only PTE in a writable VMA is CoW)
+    vma_write: bool = True
 
     def to_dict(self) -> dict:
         out = {"pfn": hex(self.pfn), "present": self.present, "write": self.write,
@@ -49,6 +53,8 @@ class HostMM:
         self.base_pfn = base_pfn
         self.template = pte or HostPte(pfn=0, write=True, dirty=True, young=True)
         self.ptes: dict[int, HostPte] = {}
+        #: host pages replaced by a secondary-MMU fault path: (hva, old, new, why)
+        self.replaced: list[tuple[int, HostPte, HostPte, str]] = []
         #: 2 MiB-aligned hvas still mapped by a huge PMD.
         self.pmd_mapped: set[int] = set()
         if thp:
@@ -68,6 +74,17 @@ class HostMM:
 
     def set_pte(self, hva: int, pte: HostPte) -> None:
         self.ptes[hva & ~(PAGE_SIZE - 1)] = pte
+
+    def break_cow(self, hva: int, why: str) -> HostPte:
+        """A write GUP on a CoW or zero-page PTE in a writable VMA: the mm's write fault
+        (do_wp_page -> wp_page_copy) gives the hva a private, writable, dirty copy."""
+        old = self.pte(hva)
+        page = (hva - self.base_hva) >> PAGE_SHIFT
+        new = HostPte(pfn=COW_BREAK_PFN + page, write=True, dirty=True, young=True,
+                      exec=old.exec)
+        self.set_pte(hva, new)
+        self.replaced.append((hva, old, new, why))
+        return new
 
     def split_pmd(self, hva: int) -> None:
         self.pmd_mapped.discard(hva & ~(PMD_SIZE - 1))

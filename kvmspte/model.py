@@ -60,6 +60,9 @@ class ArchModel:
     chain: ClassVar[tuple[Source, ...]] = ()
     #: plain statements where this model's source contradicts a published claim
     findings: ClassVar[tuple[str, ...]] = ()
+    #: where the arch selects HAVE_KVM_READONLY_MEM (its KVM Kconfig); None: it does not,
+    #: so KVM_MEM_READONLY memslots cannot be created
+    readonly_mem: ClassVar[Source | None] = None
 
     def __init__(self, trace: Trace, options: dict[str, bool] | None = None) -> None:
         self.trace = trace
@@ -108,4 +111,5 @@ class ArchModel:
             "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks.items()},
             "chain": [s.to_dict() for s in cls.chain],
             "findings": list(cls.findings),
+            "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
         }

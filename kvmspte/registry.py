@@ -18,7 +18,13 @@ BUILTIN: dict[str, str] = {
     "x86-tdp": "kvmspte.arches.x86_tdp:Model",
     "x86-shadow": "kvmspte.arches.x86_shadow:Model",
     "mips": "kvmspte.arches.mips:Model",
+    "ppc-hv-radix": "kvmspte.arches.ppc_hv_radix:Model",
+    "ppc-hv-hpt": "kvmspte.arches.ppc_hv_hpt:Model",
+    "ppc-pr": "kvmspte.arches.ppc_pr:Model",
+    "ppc-e500": "kvmspte.arches.ppc_e500:Model",
     "arm64": "kvmspte.arches.arm64:Model",
+    "riscv": "kvmspte.arches.riscv:Model",
+    "loongarch": "kvmspte.arches.loongarch:Model",
 }
 
 

@@ -32,7 +32,10 @@ class Change:
             return f"added {self.key} ({_fmt(self.new)})"
         if self.kind == "removed":
             return f"removed {self.key} ({_fmt(self.old)})"
-        return f"{self.key}: {_fmt(self.old)} -> {_fmt(self.new)}"
+        keys = [k for k in {**self.old, **self.new} if self.old.get(k) != self.new.get(k)]
+        old = {k: self.old[k] for k in keys if k in self.old}
+        new = {k: self.new[k] for k in keys if k in self.new}
+        return f"{self.key}: {_fmt(old)} -> {_fmt(new)}"
 
     def to_dict(self) -> dict:
         return {"key": self.key, "kind": self.kind, "old": self.old, "new": self.new}

@@ -32,3 +32,10 @@ class Source:
         if self.via:
             out["via"] = self.via
         return out
+
+
+def kconfig_readonly_mem(arch_dir: str) -> Source:
+    """Where an architecture selects HAVE_KVM_READONLY_MEM (read-only memslots)."""
+    return Source(f"arch/{arch_dir}/kvm/Kconfig", "config KVM: select HAVE_KVM_READONLY_MEM",
+                  via="added by 8886640dade4 'kvm: replace __KVM_HAVE_READONLY_MEM with Kconfig "
+                      "symbol', merged for v6.9 (arm64, loongarch, mips, riscv, x86; not powerpc)")

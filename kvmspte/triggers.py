@@ -137,7 +137,8 @@ TRIGGERS: dict[str, Trigger] = {t.name: t for t in (
             "do_huge_pmd_wp_page splits the shared PMD and falls back to the PTE fault"),
     Trigger("uprobe", "a uprobe replaces a text page by a patched copy (guest RAM must be a "
             "private executable file mapping)", SRC_UPROBE,
-            HostPte(pfn=0, write=False, dirty=False, young=True, exec=True), uprobe,
+            HostPte(pfn=0, write=False, dirty=False, young=True, exec=True, vma_write=False),
+            uprobe,
             "uprobe_write_opcode asks GUP for FOLL_SPLIT_PMD (follow_pmd_mask splits)"),
     Trigger("migrate-device-zero", "device migration replaces the zero page", SRC_MIGRATE_INSERT,
             HostPte(pfn=ZERO_PFN, write=False, dirty=False, young=True, special="zero"),

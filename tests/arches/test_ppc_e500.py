@@ -1,0 +1,165 @@
+"""PowerPC e500 model against arch/powerpc/kvm/e500_mmu_host.c @ v6.9 (notes/ppc.md §6)."""
+
+import pytest
+
+from kvmspte.arches.ppc_e500 import Model
+from kvmspte.host import HostMM, HostPte
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.model import CannotExist
+from kvmspte.scenario import catalogue
+from kvmspte.trace import FLUSH, Trace
+from tests.conftest import run_named
+
+SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
+GFN = 0x100210
+
+
+def fresh(thp=False, pte=None):
+    return Model(Trace()), HostMM(0x7F0000000000, 0x1000, 0x80000, thp=thp, pte=pte)
+
+
+def rng(gfn, pfn=0xC0000):
+    return GfnRange(SLOT, gfn, gfn + 1, HostPte(pfn, present=False))
+
+
+# -- fault path -----------------------------------------------------------------------------
+
+def test_fault_sets_up_valid_ref_and_4k_host_tlb0_entry():
+    # e500_mmu_host.c:kvmppc_mmu_map -> kvmppc_e500_tlb0_map -> kvmppc_e500_shadow_map:
+    # kvmppc_e500_ref_setup stores pfn + E500_TLB_VALID; write_host_tlbe writes a 4K TLB0 entry.
+    m, host = fresh()
+    res = m.fault_in(SLOT, GFN, host, write=True)
+    assert res.pages == 1
+    ref = m.vcpu.refs[GFN]
+    assert (ref.gfn, ref.pfn, ref.valid) == (GFN, 0x80210, True)
+    stlbe = m.vcpu.host_tlb0[GFN]
+    assert (stlbe.pfn, stlbe.tsize, stlbe.perms) == (0x80210, "4K", "rwx")
+    assert m.lookup(GFN).pfn == 0x80210
+
+
+def test_thp_host_gets_4k():
+    # kvmppc_e500_shadow_map sizes above 4K only for guest TLB1 in hugetlb/VM_PFNMAP VMAs
+    m, host = fresh(thp=True)
+    res = m.fault_in(SLOT, GFN, host, write=True)
+    assert res.pages == 1 and "transparent huge page is not considered" in res.why
+
+
+def test_write_lookup_breaks_cow_first():
+    # kvmppc_e500_shadow_map uses gfn_to_pfn_memslot, a write lookup: a CoW page in a
+    # writable VMA is broken for write (mm/memory.c:do_wp_page) and the copy is mapped.
+    m, host = fresh(pte=HostPte(pfn=0, write=False))
+    m.fault_in(SLOT, GFN, host, write=False)
+    copy = host.pte(SLOT.gfn_to_hva(GFN))
+    assert copy.write and copy.pfn != 0x80210
+    assert m.vcpu.host_tlb0[GFN].pfn == copy.pfn
+
+
+def test_write_lookup_fails_without_vm_write():
+    # the same write lookup on a VMA without VM_WRITE (a uprobe's text mapping) fails
+    m, host = fresh(pte=HostPte(pfn=0, write=False, vma_write=False))
+    with pytest.raises(CannotExist, match="no VM_WRITE"):
+        m.fault_in(SLOT, GFN, host, write=False)
+    assert m.vcpu.refs == {} and m.vcpu.host_tlb0 == {}
+
+
+def test_read_only_memslot_cannot_be_mapped():
+    # __gfn_to_pfn_memslot: a write lookup on KVM_MEM_READONLY gives an error pfn -> -EINVAL
+    m, host = fresh()
+    with pytest.raises(CannotExist, match="KVM_MEM_READONLY"):
+        m.fault_in(Memslot(0, 0x100000, 0x1000, 0x7F0000000000, readonly=True), GFN, host, False)
+
+
+def test_no_memory_cache_or_tables():
+    # No kvm_mmu_memory_cache or table pages: a fault fills one tlbe_ref and one host entry.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.fault_in(SLOT, GFN + 1, host, write=True)
+    assert len(m.vcpu.refs) == 2 and len(m.vcpu.host_tlb0) == 2
+
+
+# -- unmap / change_pte ---------------------------------------------------------------------
+
+def test_unmap_touches_nothing_and_returns_true():
+    # kvm_unmap_gfn_range -> kvm_e500_mmu_unmap_gfn: no change, returns true
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    before, mark = m.snapshot(), m.trace.mark()
+    assert m.unmap_gfn_range(rng(GFN)) is True
+    assert m.snapshot() == before
+    assert not [s for s in m.trace.since(mark) if s.kind == FLUSH]  # the flush is generic
+
+
+def test_set_spte_gfn_touches_nothing_and_returns_true():
+    # kvm_set_spte_gfn -> kvm_e500_mmu_unmap_gfn: new pte not read, returns true
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    before = m.snapshot()
+    assert m.set_spte_gfn(rng(GFN)) is True
+    assert m.snapshot() == before and m.lookup(GFN).pfn == 0x80210
+
+
+def test_stale_ref_is_reused_until_the_requested_flush_is_served():
+    # kvmppc_mmu_map reuses a VALID ref's pfn; only kvmppc_core_flush_tlb (at the next entry,
+    # via booke.c:kvmppc_core_check_requests) clears refs (clear_tlb_privs) and host entries.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    host.set_pte(SLOT.gfn_to_hva(GFN), HostPte(0xC0000, write=True))
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.vcpu.host_tlb0[GFN].pfn == 0x80210          # stale pfn reused
+    m.serve_tlb_flush()
+    assert m.vcpu.host_tlb0 == {} and not m.vcpu.refs[GFN].valid and m.lookup(GFN) is None
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.vcpu.host_tlb0[GFN].pfn == 0xC0000          # looked up again
+
+
+# -- built-in scenarios ---------------------------------------------------------------------
+
+# kvmppc_e500_shadow_map: 4K only for THP-backed memory
+NA_HUGE = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
+# kvm_main.c:check_memory_region_flags: powerpc does not select HAVE_KVM_READONLY_MEM
+NA_READONLY = {"ksm-merge-readonly", "cow-readonly"}
+# kvmppc_e500_shadow_map looks the pfn up for write (gfn_to_pfn_memslot): the CoW or zero
+# page at the gfn is replaced by a private copy before it is mapped, so the trigger's page
+# no longer exists; a uprobe's text VMA has no VM_WRITE and the lookup fails.
+NA_WRITE = {"cow-4k", "cow-4k-alone", "cow-dirty-log", "cow-unwrapped",
+            "uprobe-4k", "uprobe-alone", "migrate-zero"}
+# kvm_main.c: change_pte returns when mmu_invalidate_in_progress is 0 (unwrapped);
+# kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots
+NOT_REACHED = {"ksm-merge-unwrapped", "ksm-merge-invalid-slot"}
+
+
+@pytest.mark.parametrize("name", list(catalogue()))
+def test_catalogue_verdicts(name):
+    res = run_named(name, Model)
+    if name in NA_HUGE:
+        assert res.verdict == "n/a" and "4 KiB" in res.reason
+        return
+    if name in NA_READONLY:
+        assert res.verdict == "n/a" and "HAVE_KVM_READONLY_MEM" in res.reason
+        return
+    if name in NA_WRITE:
+        assert res.verdict == "n/a"
+        assert "for write" in res.reason or "no longer exists" in res.reason
+        return
+    if name in NOT_REACHED:
+        assert res.verdict == "no-op" and res.reached_arch_hook is False and res.flush is False
+        return
+    # e500_mmu_host.c:kvm_set_spte_gfn -> kvm_e500_mmu_unmap_gfn returns true: nothing
+    # changes, and generic code calls kvm_flush_remote_tlbs.
+    assert res.verdict == "flush-only" and res.reached_arch_hook is True
+    assert res.flush is True and res.diff == []
+    assert res.flushes == ["kvm_flush_remote_tlbs (a handler asked for it)"]
+
+
+def test_stale_ref_survives_change_pte():
+    # Nothing serves KVM_REQ_TLB_FLUSH inside the notifier: the ref still holds the old pfn.
+    res = run_named("ksm-merge", Model)
+    assert res.after["vcpu0 tlbe_ref TLB0 epn 0x100210"] == {
+        "gfn": "0x100210", "pfn": "0x80210", "valid": True, "flags": ["E500_TLB_VALID"]}
+
+
+def test_findings_and_entry_points():
+    d = Model.describe()
+    assert d["hooks"]["set_spte_gfn"][0]["function"] == "kvm_set_spte_gfn"
+    assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
+    assert len(d["findings"]) == 1 and "returns true" in d["findings"][0]

@@ -1,0 +1,255 @@
+"""PowerPC Book3S HV HPT model against arch/powerpc/kvm/book3s_64_mmu_hv.c,
+book3s_hv_rm_mmu.c and book3s.c @ v6.9 (copies and dates in /work/notes/ppc.md §0)."""
+
+from dataclasses import replace
+
+import pytest
+
+from kvmspte.arches.ppc_hv_hpt import Model
+from kvmspte.host import HostMM, HostPte
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.scenario import catalogue
+from kvmspte.trace import FLUSH, Trace
+from tests.conftest import run_named
+
+HVA = 0x7F0000000000
+SLOT = Memslot(0, 0x100000, 0x1000, HVA)
+LOGGING = replace(SLOT, dirty_logging=True)
+GFN = 0x100210
+
+
+def fresh(thp=False, pte=None, guest_pages=1):
+    m = Model(Trace())
+    m.guest_pages = guest_pages
+    return m, HostMM(HVA, 0x1000, 0x80000, thp=thp, pte=pte)
+
+
+def flushes(m):
+    return [s.text for s in m.trace.steps if s.kind == FLUSH]
+
+
+def one(gfn, slot=SLOT):
+    return GfnRange(slot, gfn, gfn + 1, HostPte(0xC0000))
+
+
+# -- fault path -------------------------------------------------------------------------
+
+def test_fault_backs_the_absent_hpte_and_links_it_under_its_gfn():
+    # kvmppc_do_h_enter stores an unbacked HPTE ABSENT; kvmppc_book3s_hv_page_fault sets VALID,
+    # clears ABSENT, writes the host pfn and links the index into the rmap chain
+    # (kvmppc_add_revmap_chain); the retried store sets R and C.
+    m, host = fresh()
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.pages == 1
+    (h,) = m.hpt.hptes.values()
+    assert (h.valid, h.absent, h.pfn, h.perms, h.r, h.c) == (True, False, 0x80210, "rwx", True, True)
+    assert m.hpt.rmaps[GFN].chain == [h.index]
+    assert m.lookup(GFN).pfn == 0x80210
+
+
+def test_read_only_host_page_gives_a_read_only_hpte_with_only_r():
+    # kvmppc_book3s_hv_page_fault: fast GUP with FOLL_WRITE fails, the slow path reports the
+    # page not writable -> hpte_make_readonly; a load sets only R.
+    m, host = fresh(pte=HostPte(0, write=False, dirty=False))
+    m.fault_in(SLOT, GFN, host, write=False)
+    (h,) = m.hpt.hptes.values()
+    assert (h.perms, h.r, h.c) == ("r-x", True, False)
+
+
+def test_thp_host_still_gets_a_4k_hpte_so_no_2m_mapping():
+    # HPTE sizes are 4K/64K/16M (note §4.5): there is no 2 MiB HPTE; the guest's 4K HPTE is
+    # backed by one sub-page of the THP.
+    m, host = fresh(thp=True)
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.pages == 1 and "none of them 2 MiB" in got.why and "at most 64K" in got.why
+
+
+def test_64k_hpte_on_a_thp_host_is_linked_under_its_base_gfn_only():
+    # kvmppc_book3s_hv_page_fault: psize <= host page size is allowed; the rmap used is
+    # memslot->arch.rmap[gfn_base - base_gfn].
+    m, host = fresh(thp=True, guest_pages=16)
+    got = m.fault_in(SLOT, GFN + 3, host, write=True)
+    (h,) = m.hpt.hptes.values()
+    assert got.pages == 16 and (h.gfn, h.pfn) == (GFN, 0x80210)
+    assert list(m.hpt.rmaps) == [GFN]
+    assert m.lookup(GFN + 15).pages == 16
+
+
+def test_hpte_larger_than_the_host_page_is_refused():
+    # kvmppc_book3s_hv_page_fault: psize > host page size -> -EFAULT, nothing linked.
+    for thp, pages in ((False, 16), (True, 4096)):
+        m, host = fresh(thp=thp, guest_pages=pages)
+        got = m.fault_in(SLOT, GFN, host, write=True)
+        assert got.pages == 0 and "-EFAULT" in got.why
+        assert not m.hpt.rmaps.get(GFN, None) or not m.hpt.rmaps[GFN].present
+        assert m.lookup(GFN) is None
+
+
+def test_refault_after_unmap_relinks_and_keeps_rc_set_in_rmap_and_guest_rpte():
+    # kvmppc_book3s_hv_page_fault: R/C stay in the real HPTE when set in both the rmap RC field
+    # and guest_rpte (both were filled by kvmppc_unmap_hpte's harvest).
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN))
+    m.fault_in(SLOT, GFN, host, write=False)
+    (h,) = m.hpt.hptes.values()
+    assert h.valid and m.hpt.rmaps[GFN].chain == [h.index] and (h.r, h.c) == (True, True)
+
+
+def test_fault_on_an_already_valid_hpte_invalidates_it_without_relinking():
+    # kvmppc_book3s_hv_page_fault: an HPTE that is already valid is made absent and
+    # invalidated (tlbie), its R/C kept, and it is not added to the rmap a second time.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    h = next(iter(m.hpt.hptes.values()))
+    assert m._page_fault(SLOT, h, host) == ""
+    assert m.hpt.rmaps[GFN].chain == [h.index] and h.valid and (h.r, h.c) == (True, True)
+    assert len(flushes(m)) == 1
+
+
+# -- unmap and set_spte ---------------------------------------------------------------------
+
+def test_unmap_rmapp_invalidates_keeps_the_guest_view_and_harvests_rc():
+    # kvm_unmap_rmapp -> kvmppc_unmap_hpte: unlink, HPTE_V_ABSENT, kvmppc_invalidate_hpte
+    # (VALID cleared, tlbie), R/C into the rmap and guest_rpte; kvm_unmap_gfn_range_hv
+    # returns false.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.unmap_gfn_range(one(GFN)) is False
+    (h,) = m.hpt.hptes.values()
+    assert (h.valid, h.absent, h.gfn, h.guest_r, h.guest_c) == (False, True, GFN, True, True)
+    rmap = m.hpt.rmaps[GFN]
+    assert (rmap.present, rmap.r, rmap.c) == (False, True, True)
+    assert flushes(m) == [f"tlbie HPTE {h.index:#x} (4K page at gfn {GFN:#x})"]
+    assert m.lookup(GFN) is None
+
+
+def test_unmap_drains_every_hpte_in_the_chain():
+    # kvm_unmap_rmapp loops until the rmap is no longer PRESENT: two HPTEs mapping the same
+    # page (two guest translations) are both invalidated, one tlbie each.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    second = m._h_enter(GFN, 1)
+    assert m._page_fault(SLOT, second, host) == ""
+    assert len(m.hpt.rmaps[GFN].chain) == 2
+    m.unmap_gfn_range(one(GFN))
+    assert not m.hpt.rmaps[GFN].present and len(flushes(m)) == 2
+    assert not any(h.valid for h in m.hpt.hptes.values())
+
+
+def test_unmap_moves_c_to_the_dirty_bitmap_only_with_dirty_logging():
+    # kvmppc_unmap_hpte: C set and a dirty bitmap -> kvmppc_update_dirty_map(gfn, psize).
+    m, host = fresh()
+    m.fault_in(LOGGING, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN, LOGGING))
+    assert m.dirty.has(LOGGING, GFN)
+    m2, host2 = fresh()
+    m2.fault_in(SLOT, GFN, host2, write=True)
+    m2.unmap_gfn_range(one(GFN))
+    assert not m2.dirty.bits
+    m3, host3 = fresh(pte=HostPte(0, write=False, dirty=False))   # a load: R only, no C
+    m3.fault_in(LOGGING, GFN, host3, write=False)
+    m3.unmap_gfn_range(one(GFN, LOGGING))
+    assert not m3.dirty.bits
+
+
+def test_large_hpte_is_removed_only_by_its_base_gfn():
+    # Note §4.5: a large HPTE sits only in its base gfn's rmap, so unmapping another gfn it
+    # covers finds nothing; unmapping the base gfn removes it and marks psize worth of bits.
+    m, host = fresh(thp=True, guest_pages=16)
+    m.fault_in(LOGGING, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN + 5, LOGGING))
+    assert m.lookup(GFN + 5) is not None and flushes(m) == []
+    m.unmap_gfn_range(one(GFN, LOGGING))
+    assert m.lookup(GFN + 5) is None and len(m.dirty.bits[0]) == 16
+
+
+def test_set_spte_gfn_unmaps_the_gfn_ignores_the_new_pte_and_returns_false():
+    # kvm_set_spte_gfn_hv: kvm_unmap_rmapp(range->slot, range->start); range->arg.pte unread.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.fault_in(SLOT, GFN + 1, host, write=True)
+    assert m.set_spte_gfn(one(GFN)) is False
+    assert m.lookup(GFN) is None and m.lookup(GFN + 1).pfn == 0x80211
+    assert len(flushes(m)) == 1
+    assert all(h.pfn != 0xC0000 for h in m.hpt.hptes.values())
+
+
+def test_unmap_of_an_unmapped_gfn_does_nothing():
+    # kvm_unmap_rmapp: rmap not PRESENT -> stop at once.
+    m, _ = fresh()
+    assert m.set_spte_gfn(one(GFN)) is False and flushes(m) == [] and m.snapshot() == {}
+
+
+def test_describe_and_hooks():
+    d = Model.describe()
+    assert d["id"] == "ppc-hv-hpt" and d["family"] == "powerpc"
+    assert d["hooks"]["set_spte_gfn"][0]["function"] == "kvm_set_spte_gfn"
+    assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
+    assert [s["function"] for s in d["chain"]] == [
+        "kvm_set_spte_gfn", "kvm_set_spte_gfn_hv", "kvm_unmap_rmapp", "kvmppc_unmap_hpte"]
+
+
+# -- every built-in scenario ---------------------------------------------------------------
+# Wrapped triggers: invalidate_range_start -> kvm_unmap_gfn_range_hv -> kvm_unmap_rmapp has
+# already drained the gfn's rmap chain (book3s_64_mmu_hv.c), so kvm_set_spte_gfn_hv's
+# kvm_unmap_rmapp finds the rmap not PRESENT: no change, no tlbie, returns false.
+HOOK_NOOP = [
+    "ksm-merge", "ksm-merge-alone", "ksm-merge-unmapped", "ksm-merge-unmapped-alone",
+    "ksm-merge-dirty-log", "ksm-merge-mte", "ksm-wrprotect",
+    "ksm-wrprotect-dirty-log", "cow-4k", "cow-4k-alone", "cow-unmapped", "cow-dirty-log",
+    "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
+]
+# kvm_main.c: kvm_mmu_notifier_change_pte returns when mmu_invalidate_in_progress is 0
+# (unwrapped), and kvm_change_spte_gfn skips a KVM_MEMSLOT_INVALID slot.
+GENERIC_NOOP = ["ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"]
+# kvmppc_book3s_hv_page_fault + note §4.5: no 2 MiB HPTE size exists.
+NA = ["ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"]
+
+
+def test_every_builtin_scenario_is_classified():
+    assert sorted(HOOK_NOOP + GENERIC_NOOP + NA + READONLY_NA) == sorted(catalogue())
+
+
+@pytest.mark.parametrize("name", HOOK_NOOP)
+def test_wrapped_scenarios_reach_the_hook_and_change_nothing(name):
+    r = run_named(name, Model)
+    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", True, False)
+    assert "kvm_unmap_rmapp found nothing mapped at gfn 0x100210" in r.reason
+    rmap = r.before.get("rmap gfn 0x100210")
+    assert rmap is None or rmap["present"] is False
+
+
+@pytest.mark.parametrize("name", GENERIC_NOOP)
+def test_generic_code_stops_before_the_hook(name):
+    r = run_named(name, Model)
+    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", False, False)
+
+
+@pytest.mark.parametrize("name", NA)
+def test_no_2m_hpte_can_exist(name):
+    r = run_named(name, Model)
+    assert r.verdict == "n/a" and "none of them 2 MiB" in r.reason
+
+
+def test_mapped_scenario_left_an_absent_hpte_and_kept_the_neighbour():
+    # kvmppc_unmap_hpte at invalidate_range_start: the target HPTE stays as an ABSENT entry
+    # with R/C harvested; the neighbour's HPTE and rmap are untouched.
+    r = run_named("ksm-merge", Model)
+    target = [v for v in r.before.values() if v.get("gfn") == "0x100210"][0]
+    neighbour = [v for v in r.before.values() if v.get("gfn") == "0x100211"][0]
+    assert (target["valid"], target["absent"]) == (False, True)
+    assert (neighbour["valid"], neighbour["absent"]) == (True, False)
+    assert r.before["rmap gfn 0x100210"] == {"present": False, "chain": [], "R": True, "C": True}
+
+
+# kvm_main.c:check_memory_region_flags @ v6.9: KVM_MEM_READONLY is valid only with
+# CONFIG_HAVE_KVM_READONLY_MEM, which powerpc does not select (8886640dade4 adds it for
+# arm64, loongarch, mips, riscv and x86 only), so a read-only memslot cannot exist here.
+READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
+
+
+@pytest.mark.parametrize("name", READONLY_NA)
+def test_read_only_memslot_cannot_exist(name):
+    res = run_named(name, Model)
+    assert res.verdict == "n/a" and "HAVE_KVM_READONLY_MEM" in res.reason

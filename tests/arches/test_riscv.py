@@ -1,0 +1,235 @@
+"""RISC-V G-stage model against arch/riscv/kvm/mmu.c @ v6.9."""
+
+import pytest
+
+from kvmspte.arches.riscv import EEXIST, ENOMEM, Model
+from kvmspte.host import HostMM, HostPte
+from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.pagetable import MemoryCache
+from kvmspte.scenario import catalogue
+from kvmspte.trace import FLUSH, WARN, Trace
+from tests.conftest import run_named
+
+SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
+LOGGING = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, dirty_logging=True)
+READONLY = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, readonly=True)
+GFN = 0x100210
+
+
+def fresh(thp=False, hugetlb_shift=None, cls=Model):
+    m = cls(Trace())
+    m.hugetlb_shift = hugetlb_shift
+    return m, HostMM(0x7F0000000000, 0x1000, 0x80000, thp=thp)
+
+
+def flushes(m):
+    return [s.text for s in m.trace.steps if s.kind == FLUSH]
+
+
+def one(gfn, pte=None):
+    return GfnRange(SLOT, gfn, gfn + 1, pte)
+
+
+# -- fault path: kvm_riscv_gstage_map ---------------------------------------------------
+
+def test_fault_builds_sv39x4_tables_and_a_rwx_leaf_with_a_and_d():
+    # kvm_riscv_gstage_map: writable page -> gstage_map_page(rdonly=false, exec=true), i.e.
+    # PAGE_WRITE_EXEC + pte_mkdirty; gstage_set_pte links level-1 and level-0 tables from the
+    # cache and, having written a leaf, calls gstage_remote_tlb_flush.
+    m, host = fresh()
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.pages == 1
+    assert len(m.pt.pages) == 3          # root (level 2) + level 1 + level 0
+    leaf, depth = m.pt.lookup(GFN)
+    assert depth == 0 and m.pt.g.names[depth] == "level 0"
+    assert (leaf.pfn, leaf.perms, leaf.dirty, leaf.young) == (0x80210, "rwx", True, True)
+    assert set(leaf.native) == {"_PAGE_PRESENT", "_PAGE_USER"}
+    assert any("HFENCE.GVMA" in f for f in flushes(m))
+
+
+def test_fault_on_thp_host_stays_4k_and_says_why():
+    # kvm_riscv_gstage_map: vma_pagesize comes from a hugetlb VMA only; THP does not count.
+    m, host = fresh(thp=True)
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.pages == 1 and "hugetlbfs" in got.why
+    assert got.source.function == "kvm_riscv_gstage_map"
+
+
+def test_fault_on_hugetlb_vma_maps_a_2m_block_unless_dirty_logging():
+    # kvm_riscv_gstage_map: PMD_SIZE hugetlb page -> gfn aligned down, 2 MiB block at level 1;
+    # with logging (dirty bitmap, not read-only) vma_pagesize is forced to PAGE_SIZE.
+    m, host = fresh(hugetlb_shift=21)
+    assert m.fault_in(SLOT, GFN, host, write=True).pages == 512
+    leaf, depth = m.pt.lookup(GFN)
+    assert depth == 1 and leaf.pfn == 0x80200
+    m2, host2 = fresh(hugetlb_shift=21)
+    got = m2.fault_in(LOGGING, GFN, host2, write=True)
+    assert got.pages == 1 and "dirty logging" in got.why
+
+
+def test_fault_read_under_logging_and_readonly_slot_map_read_only():
+    # kvm_riscv_gstage_map: logging && !is_write -> writable = false; a read-only memslot gives
+    # writable = false from gfn_to_pfn_prot.  Without logging a read fault maps W at once.
+    for slot, write, perms in ((LOGGING, False, "r-x"), (READONLY, False, "r-x"),
+                               (SLOT, False, "rwx")):
+        m, host = fresh()
+        m.fault_in(slot, GFN, host, write=write)
+        assert m.pt.lookup(GFN)[0].perms == perms
+
+
+# -- unmap: kvm_unmap_gfn_range -> gstage_unmap_range ------------------------------------
+
+def test_unmap_clears_the_4k_leaf_fences_it_and_keeps_every_table():
+    # gstage_unmap_range -> gstage_op_pte(CLEAR) on the leaf, then gstage_remote_tlb_flush;
+    # kvm_unmap_gfn_range always returns false; the put_page branch is never reached.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    pages, before = len(m.pt.pages), len(flushes(m))
+    assert m.unmap_gfn_range(one(GFN)) is False
+    assert m.pt.lookup(GFN) is None
+    assert len(m.pt.pages) == pages
+    leaf_table = m.pt.walk(GFN)[-1][0]
+    assert leaf_table.depth == 0 and leaf_table.entries == {}   # linked, all zero
+    assert len(flushes(m)) == before + 1
+
+
+def test_unmap_skips_a_partly_covered_block_and_clears_a_fully_covered_one():
+    # gstage_unmap_range: clear only when addr is aligned to the leaf size and end - addr is
+    # at least that size.
+    m, host = fresh(hugetlb_shift=21)
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.unmap_gfn_range(one(GFN)) is False
+    assert m.pt.lookup(GFN)[1] == 1                       # 4 KiB inside: skipped
+    assert m.unmap_gfn_range(one(0x100200)) is False
+    assert m.pt.lookup(GFN)[1] == 1                       # aligned but 4 KiB < 2 MiB
+    m.unmap_gfn_range(GfnRange(SLOT, 0x100200, 0x100400))
+    assert m.pt.lookup(GFN) is None                       # whole block covered
+    assert len(m.pt.pages) == 2                           # root + level-1 table kept
+
+
+# -- gstage_map_page / gstage_set_pte without a memory cache -----------------------------
+
+def test_map_without_cache_installs_where_tables_exist_and_fences():
+    # gstage_set_pte: descend through existing tables, overwrite the slot, fence the leaf.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN + 1, host, write=True)
+    n = len(flushes(m))
+    assert m.gstage_map_page(None, GFN, 0xC0000, 1, rdonly=True, exec_=True) == 0
+    assert m.pt.lookup(GFN)[0].perms == "r-x"
+    assert len(flushes(m)) == n + 1
+
+
+def test_map_without_cache_fails_with_enomem_where_a_table_is_missing():
+    # gstage_set_pte: zero entry above the target level and pcache == NULL -> -ENOMEM.
+    m, _ = fresh()
+    assert m.gstage_map_page(None, GFN, 0xC0000, 1, True, True) == -ENOMEM
+    assert len(m.pt.pages) == 1 and m.pt.lookup(GFN) is None and flushes(m) == []
+
+
+def test_map_below_a_block_fails_with_eexist_and_changes_nothing():
+    # gstage_set_pte: a leaf above the target level -> -EEXIST, nothing written.
+    m, host = fresh(hugetlb_shift=21)
+    m.fault_in(SLOT, GFN, host, write=True)
+    snap = m.snapshot()
+    assert m.gstage_map_page(None, GFN, 0xC0000, 1, True, True) == -EEXIST
+    assert m.snapshot() == snap
+
+
+def test_map_with_an_empty_cache_is_enomem_too():
+    # gstage_set_pte: cache present but nothing left in it -> -ENOMEM.
+    m, _ = fresh()
+    assert m.gstage_map_page(MemoryCache(0), GFN, 0xC0000, 1, True, True) == -ENOMEM
+
+
+# -- kvm_set_spte_gfn ----------------------------------------------------------------------
+
+def test_set_spte_gfn_returns_false_on_success_true_on_failure():
+    # kvm_set_spte_gfn: gstage_map_page(NULL cache, PAGE_SIZE, rdonly, exec); non-zero -> true.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN + 1, host, write=True)
+    assert m.set_spte_gfn(one(GFN, HostPte(0xC0000))) is False
+    assert m.pt.lookup(GFN)[0].pfn == 0xC0000
+    m2, _ = fresh()
+    assert m2.set_spte_gfn(one(GFN, HostPte(0xC0000))) is True          # -ENOMEM
+    m3, host3 = fresh(hugetlb_shift=21)
+    m3.fault_in(SLOT, GFN, host3, write=True)
+    assert m3.set_spte_gfn(one(GFN, HostPte(0xC0000))) is True           # -EEXIST
+    assert m3.pt.lookup(GFN)[0].pfn == 0x80200
+
+
+def test_set_spte_gfn_overwrites_a_present_writable_leaf_read_only_even_for_a_writable_pte():
+    # gstage_set_pte writes the slot with no check of its old value; kvm_set_spte_gfn always
+    # passes rdonly = true, whatever the new host PTE allows.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.set_spte_gfn(one(GFN, HostPte(0xD0000, write=True, dirty=True)))
+    leaf = m.pt.lookup(GFN)[0]
+    assert (leaf.pfn, leaf.perms) == (0xD0000, "r-x")
+
+
+def test_set_spte_gfn_warns_on_a_multi_gfn_range():
+    # kvm_set_spte_gfn: WARN_ON(range->end - range->start != 1), then carries on.
+    m, host = fresh()
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.set_spte_gfn(GfnRange(SLOT, GFN, GFN + 2, HostPte(0xC0000)))
+    assert any(s.kind == WARN for s in m.trace.steps)
+
+
+@pytest.mark.parametrize("levels", [4, 5])
+def test_deeper_modes_give_the_same_outcomes(levels):
+    # kvm_riscv_gstage_mode_detect may pick Sv48x4 / Sv57x4; the decisive walk is at levels 0-1.
+    cls = type(f"Sv{levels}", (Model,), {"PGD_LEVELS": levels})
+    for name in ("ksm-merge", "ksm-merge-unmapped-alone", "cow-huge"):
+        assert run_named(name, cls).verdict == run_named(name, Model).verdict
+
+
+# -- every built-in scenario --------------------------------------------------------------
+# After invalidate_range_start, gstage_unmap_range has zeroed the 4 KiB leaf but left its
+# table linked, so kvm_set_spte_gfn -> gstage_map_page(NULL) -> gstage_set_pte writes a new
+# read-only + exec leaf and fences it itself (gstage_remote_tlb_flush), returning false.
+# Where no level-1 table exists it fails with -ENOMEM and returns true (generic flush only).
+# kvm_riscv_gstage_map never maps THP with blocks -> mapped-huge is n/a.  Generic code returns
+# before the hook for KVM_MEMSLOT_INVALID (kvm_change_spte_gfn) and for in_progress == 0
+# (kvm_mmu_notifier_change_pte).
+CHANGES = {  # scenario -> pfn of the installed leaf (pte_pfn of the new host PTE)
+    "ksm-merge": 0xC0000, "ksm-merge-alone": 0xC0000, "ksm-merge-unmapped": 0xC0000,
+    "ksm-merge-dirty-log": 0xC0000, "ksm-merge-readonly": 0xC0000, "ksm-merge-mte": 0xC0000,
+    "ksm-wrprotect": 0x80210, "ksm-wrprotect-dirty-log": 0x80210,
+    "cow-4k": 0xD0000, "cow-4k-alone": 0xD0000, "cow-unmapped": 0xD0000,
+    "cow-dirty-log": 0xD0000, "cow-readonly": 0xD0000,
+    "uprobe-4k": 0xE0000, "uprobe-alone": 0xE0000,
+    # device-private swap entry: pte_pfn reads its bits anyway (HostPte.pfn)
+    "migrate-zero": 0xF0000, "migrate-zero-unmapped": 0xF0000,
+}
+FLUSH_ONLY = {"ksm-merge-unmapped-alone"}
+NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
+NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
+
+
+def test_catalogue_is_fully_classified():
+    assert set(catalogue()) == set(CHANGES) | FLUSH_ONLY | NOT_REACHED | NA
+
+
+@pytest.mark.parametrize("name", list(catalogue()))
+def test_catalogue_verdicts(name):
+    res = run_named(name, Model)
+    if name in NA:
+        assert res.verdict == "n/a" and "hugetlbfs" in res.reason
+        assert res.reason_source.function == "kvm_riscv_gstage_map"
+        return
+    if name in NOT_REACHED:
+        assert (res.verdict, res.reached_arch_hook, res.flush) == ("no-op", False, False)
+        return
+    assert res.reached_arch_hook is True and res.flush is True
+    if name in FLUSH_ONLY:
+        assert res.verdict == "flush-only" and res.diff == []
+        assert res.flushes == ["kvm_flush_remote_tlbs (a handler asked for it)"]
+        return
+    assert res.verdict == "changes"
+    # the arch's own hfence, and no generic flush (kvm_set_spte_gfn returned false)
+    assert len(res.flushes) == 1 and "HFENCE.GVMA" in res.flushes[0]
+    [change] = res.diff
+    assert (change.key, change.old) == ("leaf 4K @gfn 0x100210", None)
+    assert change.new == {"level": "level 0", "pfn": hex(CHANGES[name]), "perms": "r-x",
+                          "dirty": True, "young": True,
+                          "bits": ["_PAGE_PRESENT", "_PAGE_USER"]}
