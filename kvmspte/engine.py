@@ -45,8 +45,9 @@ class Run:
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
     window: list = field(default_factory=list)
-    #: snapshot after each event, for explain: (event text, snapshot)
+    #: the arch's view of the gfn after each phase, for explain: (phase, view)
     states: list = field(default_factory=list)
+    views: bool = False
 
 
 SRC_INVALIDATE_SLOT = Source("virt/kvm/kvm_main.c", "kvm_invalidate_memslot",
@@ -128,7 +129,8 @@ def execute(run: Run, slot: Memslot) -> None:
             run.kvm.invalidate_range_end(ev.start, ev.end)
         else:
             apply_mm(run.host, ev)
-        run.states.append((run.trace.phase, run.arch.view(TARGET_GFN)))
+        if run.views:
+            run.states.append((run.trace.phase, run.arch.view(TARGET_GFN)))
 
 
 def apply_mm(host: HostMM, ev: triggers.Event) -> None:
@@ -159,8 +161,11 @@ def start(sc: Scenario, model: type[ArchModel]) -> Run:
     return Run(sc, arch, Kvm(arch, [slot], trace), host, trace)
 
 
-def run(sc: Scenario, model: type[ArchModel]) -> Result:
+def run(sc: Scenario, model: type[ArchModel], *, views: bool = False) -> Result:
+    """Run one scenario on one model; ``views`` also records the gfn's walk after every
+    phase (for explain)."""
     r = start(sc, model)
+    r.views = views
     slot = r.kvm.memslots[0]
     try:
         check_slot_flags(sc, model)
@@ -171,7 +176,8 @@ def run(sc: Scenario, model: type[ArchModel]) -> Result:
         if sc.invalid:
             invalidate_slot(r)
         slot = r.kvm.memslots[0]
-        r.states.append(("setup", r.arch.view(TARGET_GFN)))
+        if r.views:
+            r.states.append(("setup", r.arch.view(TARGET_GFN)))
         execute(r, slot)
     return judge(r)
 

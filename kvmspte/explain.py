@@ -12,7 +12,7 @@ from kvmspte.trace import EVENT
 
 
 def build(sc, model) -> dict:
-    res = run(sc, model)
+    res = run(sc, model, views=True)
     states = dict(res.states)
     phases: list[dict] = []
     for step in res.trace:

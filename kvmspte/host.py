@@ -62,11 +62,14 @@ class HostMM:
 
     def _default(self, hva: int) -> HostPte:
         page = (hva - self.base_hva) >> PAGE_SHIFT
-        return replace(self.template, pfn=self.base_pfn + page)
+        pte = replace(self.template, pfn=self.template.pfn or self.base_pfn + page)
+        self.ptes[hva] = pte
+        return pte
 
     def pte(self, hva: int) -> HostPte:
         hva &= ~(PAGE_SIZE - 1)
-        return self.ptes.get(hva) or self._default(hva)
+        pte = self.ptes.get(hva)
+        return pte if pte is not None else self._default(hva)
 
     def mapping_pages(self, hva: int) -> int:
         """Host mapping size in pages: 512 where a huge PMD maps hva, else 1."""

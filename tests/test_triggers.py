@@ -51,3 +51,10 @@ def test_thp_is_split_under_its_own_2m_invalidation_first():
     ev = t.expand("cow", host(thp=True, trigger="cow"), HVA)
     assert kinds(ev)[:3] == [t.START, t.MM, t.END]
     assert (ev[0].start, ev[0].end) == (0x7F0000200000, 0x7F0000400000)
+
+
+def test_migrate_device_zero_starts_from_the_shared_zero_page():
+    # migrate_vma_insert_page only notifies when the old PTE maps the zero pfn
+    h = host(trigger="migrate-device-zero")
+    assert h.pte(HVA).pfn == t.ZERO_PFN == h.pte(HVA + 4096).pfn
+    assert h.pte(HVA).special == "zero" and not h.pte(HVA).write

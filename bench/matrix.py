@@ -1,0 +1,41 @@
+"""Matrix throughput: scenario x architecture cells per second in one process.
+
+Target: the full built-in matrix at >= 2,000 cells/s on this machine.
+Run: .venv/bin/python bench/matrix.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from kvmspte import matrix as mx
+from kvmspte.registry import models
+from kvmspte.scenario import catalogue
+
+TARGET = 2000.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    scenarios, arch_models = list(catalogue().values()), list(models().values())
+    mx.build(scenarios, arch_models)  # warm imports and caches
+    rates = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        m = mx.build(scenarios, arch_models)
+        rates.append(m.cells / (time.perf_counter() - t0))
+    med = statistics.median(rates)
+    print(f"matrix: {m.cells} cells ({len(scenarios)} scenarios x {len(arch_models)} arches); "
+          f"median {med:,.0f} cells/s over {args.repeat} runs (min {min(rates):,.0f}, "
+          f"max {max(rates):,.0f}); target >= {TARGET:,.0f}: "
+          f"{'ok' if med >= TARGET else 'BELOW TARGET'}")
+    return 0 if med >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
