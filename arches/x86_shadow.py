@@ -140,7 +140,7 @@ class Model(ArchModel):
         for depth, head in self._heads(rng.start, rng.end):
             flush |= self._set_pte_rmap(depth, head, rng)
         self.step(f"rmaps walked at 4K, 2M and 1G: {'some' if flush else 'no'} SPTE found for "
-                  f"the gfn, returns {flush}", SRC_SET_PTE_RMAP)
+                  f"the gfn, returns {str(flush).lower()}", SRC_SET_PTE_RMAP)
         return flush
 
     def _set_pte_rmap(self, depth: int, head: tuple[int, int], rng: GfnRange) -> bool:

@@ -52,15 +52,23 @@ def cite(src: dict | None) -> str:
     return f"{src['file']}:{src['function']} @ {src['release']}"
 
 
+def _value(val) -> str:
+    if isinstance(val, dict):
+        return "{" + " ".join(_item(k, v) for k, v in val.items()) + "}"
+    if isinstance(val, list):
+        return ",".join(map(str, val)) or "(empty)"
+    return str(val)
+
+
+def _item(key: str, val) -> str:
+    if isinstance(val, bool):
+        return key if val else f"!{key}"
+    return f"{key}={_value(val)}"
+
+
 def state_line(row: dict) -> str:
-    parts = []
-    for key, val in row.items():
-        if isinstance(val, dict):
-            val = " ".join(f"{k}={v}" for k, v in val.items())
-        elif isinstance(val, list):
-            val = ",".join(map(str, val)) or "(empty)"
-        parts.append(f"{key}={val}" if not isinstance(val, bool) else (key if val else ""))
-    return " ".join(p for p in parts if p)
+    """One structure of the walk as a compact line: key=value, flags bare or negated."""
+    return " ".join(_item(k, v) for k, v in row.items())
 
 
 def render_markdown(doc: dict) -> str:

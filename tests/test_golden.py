@@ -1,0 +1,19 @@
+"""Renderers against golden files (regenerate with: python tests/golden/regen.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "golden"
+_spec = importlib.util.spec_from_file_location("regen", HERE / "regen.py")
+regen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(regen)
+
+
+@pytest.mark.parametrize("name", sorted(regen.CASES))
+def test_output_matches_golden(name, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    want = (HERE / name).read_text(encoding="utf-8")
+    got = regen.output(regen.CASES[name])
+    assert got == want, f"{name} changed; if intended, run: python tests/golden/regen.py"
