@@ -25,6 +25,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/matrix.py
+	$(BIN)/python bench/explore.py
 
 docs: install
 	$(BIN)/kvmspte docs --out docs

@@ -26,6 +26,8 @@ CASES = {
                                    "markdown"],
     "explain-ksm-merge-x86-tdp.txt": ["explain", "ksm-merge", "--arch", "x86-tdp"],
     "arches.txt": ["arches"],
+    "explore-writer-zapper.md": ["explore", "writer-zapper", "--format", "markdown"],
+    "explore.json": ["explore", "--format", "json"],
     "scenarios.txt": ["scenarios"],
 }
 

@@ -1,0 +1,62 @@
+"""Renderers for explore outcomes (table, json, markdown)."""
+
+from __future__ import annotations
+
+import json
+
+from kvmspte.formats.markdown import table as md_table
+
+HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
+
+
+def _viol(o) -> str:
+    if o.na:
+        return f"n/a: {o.na}"
+    return ", ".join(f"{k} x{n}" for k, n in sorted(o.violations.items())) or "none"
+
+
+def rows(outcomes) -> list[tuple[str, ...]]:
+    return [(o.race, o.arch, str(o.states), str(o.interleavings),
+             "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
+
+
+def counterexamples(outcomes, md: bool) -> list[str]:
+    out = []
+    for o in outcomes:
+        if not o.first:
+            continue
+        head = f"{o.race} on {o.arch}: {o.first.kind}: {o.first.message}"
+        out += ["", f"### {head}" if md else head, ""] if md else ["", head]
+        for n, (actor, idx) in enumerate(o.first.path, 1):
+            st = o.steps[actor][idx]
+            cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
+            out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
+                       f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
+    return out
+
+
+def summary(outcomes) -> str:
+    total = sum(o.states for o in outcomes)
+    secs = sum(o.seconds for o in outcomes)
+    bad = sum(1 for o in outcomes if o.violations)
+    rate = f", {total / secs:,.0f} states/s" if secs else ""
+    return (f"{len(outcomes)} runs, {total} states{rate}; {bad} with violations; "
+            f"{'all finished' if all(o.finished for o in outcomes) else 'SOME DID NOT FINISH'}")
+
+
+def render_explore(outcomes, fmt: str, *, timing: bool = True) -> str:
+    if fmt == "json":
+        doc = {"schema_version": 1, "tool": "kvmspte", "command": "explore",
+               "results": [o.to_dict() for o in outcomes]}
+        return json.dumps(doc, indent=2) + "\n"
+    if fmt == "markdown":
+        body = md_table(HEADERS, rows(outcomes))
+        return "\n".join(body + counterexamples(outcomes, True)) + "\n"
+    rs = rows(outcomes)
+    widths = [max(len(r[i]) for r in [HEADERS, *rs]) for i in range(len(HEADERS) - 1)]
+    lines = ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip()
+             for r in [HEADERS, *rs]]
+    lines += counterexamples(outcomes, False)
+    if timing:
+        lines += ["", summary(outcomes)]
+    return "\n".join(lines) + "\n"
