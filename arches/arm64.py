@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -123,7 +123,7 @@ def needs_update(old: Leaf | TablePage | None, new: Leaf) -> bool:
     return replace(old, **strip) != replace(new, **strip)
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "arm64"
     readonly_mem = kconfig_readonly_mem("arm64")
     family = "arm64"
@@ -481,15 +481,3 @@ class Model(ArchModel):
         return False
 
     # -- views -------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, dict]:
-        return self.pt.snapshot()
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
-
-    def view(self, gfn: int) -> list[dict]:
-        return self.pt.path_view(gfn)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -146,7 +146,7 @@ def level_names(levels: int) -> tuple[str, ...]:
     return tuple(f"{kinds[i]} (level {i})" for i in range(levels))
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "loongarch"
     readonly_mem = kconfig_readonly_mem("loongarch")
     family = "loongarch"
@@ -412,17 +412,6 @@ class Model(ArchModel):
         return True
 
     # -- views ------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, dict]:
-        return self.pt.snapshot()
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        if not to_value(leaf) & _PAGE_PRESENT:
-            return None
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
-
-    def view(self, gfn: int) -> list[dict]:
-        return self.pt.path_view(gfn)
+    def leaf_present(self, leaf) -> bool:
+        """A stored 0 or an invalid value is not a mapping."""
+        return bool(to_value(leaf) & _PAGE_PRESENT)

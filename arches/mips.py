@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -213,7 +213,7 @@ def describe_pte(pte: Leaf | None) -> str:
     return f"pfn {pte.pfn:#x} {state} [{' '.join(pte.native)}]"
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "mips"
     readonly_mem = kconfig_readonly_mem("mips")
     family = "mips"
@@ -459,16 +459,13 @@ class Model(ArchModel):
         return bool(why)
 
     # -- views --------------------------------------------------------------------------
+    def leaf_present(self, leaf) -> bool:
+        """A non-present host pte stored by kvm_set_spte_gfn is not a mapping."""
+        return pte_present(leaf)
     def snapshot(self) -> dict[str, dict]:
         out = self.pt.snapshot()
         return {k: ({**v, "present": PRESENT in v.get("bits", ())} if k.startswith("leaf")
                     else v) for k, v in out.items()}
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None or not pte_present(hit[0]):
-            return None
-        return Mapping(hit[0].pfn, 1, hit[0].perms)
 
     def view(self, gfn: int) -> list[dict]:
         rows = self.pt.path_view(gfn)

@@ -25,7 +25,7 @@ from dataclasses import replace
 from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import Memslot
-from kvmspte.model import FaultResult, Mapping
+from kvmspte.model import FaultResult, RadixViews
 from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source
 
@@ -80,7 +80,7 @@ def must_match_differs(old: Leaf, new: Leaf) -> bool:
     return (old.pfn, old.read, old.exec, old.native) != (new.pfn, new.read, new.exec, new.native)
 
 
-class Model(hv.HvModel):
+class Model(RadixViews, hv.HvModel):
     id = "ppc-hv-radix"
     title = "PowerPC Book3S HV, radix partition-scoped tables (POWER9+)"
     radix = True
@@ -295,13 +295,3 @@ class Model(hv.HvModel):
         out["stat"] = {"num_2M_pages": self.num_2m}
         out.update(self.dirty.snapshot())
         return dict(sorted(out.items()))
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
-
-    def view(self, gfn: int) -> list[dict]:
-        return self.pt.path_view(gfn)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -81,7 +81,7 @@ def errname(err: int) -> str:
     return {0: "0", -EINVAL: "-EINVAL", -ENOMEM: "-ENOMEM", -EEXIST: "-EEXIST"}[err]
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "riscv"
     readonly_mem = kconfig_readonly_mem("riscv")
     family = "riscv"
@@ -269,15 +269,3 @@ class Model(ArchModel):
         return False
 
     # -- views --------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, dict]:
-        return self.pt.snapshot()
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
-
-    def view(self, gfn: int) -> list[dict]:
-        return self.pt.path_view(gfn)

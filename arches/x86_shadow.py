@@ -14,7 +14,7 @@ from dataclasses import replace
 from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import MemoryCache, RadixTable
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -33,7 +33,7 @@ RMAP_DEPTHS = (0, 1, 2)
 PTE_PREFETCH_NUM = 8
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "x86-shadow"
     readonly_mem = kconfig_readonly_mem("x86")
     family = "x86"
@@ -175,13 +175,6 @@ class Model(ArchModel):
                 out[f"rmap {self.pt.g.names[depth]} @gfn {base:#x}"] = {
                     "sptes": [hex(g) for g in sorted(gfns)]}
         return dict(sorted(out.items()))
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
 
     def view(self, gfn: int) -> list[dict]:
         rows = self.pt.path_view(gfn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel, FaultResult, Mapping
+from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
@@ -26,7 +26,7 @@ SRC_SET = Source(TDP_C, "set_spte_gfn", via=VIA)
 SRC_HANDLE_CHANGED = Source(TDP_C, "handle_changed_spte", via=VIA)
 
 
-class Model(ArchModel):
+class Model(RadixViews, ArchModel):
     id = "x86-tdp"
     readonly_mem = kconfig_readonly_mem("x86")
     family = "x86"
@@ -111,15 +111,3 @@ class Model(ArchModel):
         return True
 
     # -- views ------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, dict]:
-        return self.pt.snapshot()
-
-    def lookup(self, gfn: int) -> Mapping | None:
-        hit = self.pt.lookup(gfn)
-        if hit is None:
-            return None
-        leaf, depth = hit
-        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
-
-    def view(self, gfn: int) -> list[dict]:
-        return self.pt.path_view(gfn)

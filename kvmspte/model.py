@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.pagetable import Leaf, RadixTable
 from kvmspte.source import DEFAULT_RELEASE, Source
 from kvmspte.trace import Trace
 
@@ -113,3 +114,26 @@ class ArchModel:
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
         }
+
+
+class RadixViews:
+    """snapshot, lookup and view for a model whose secondary MMU is one RadixTable in
+    ``self.pt``; a model whose table can hold non-present values overrides leaf_present."""
+
+    pt: RadixTable
+
+    def leaf_present(self, leaf: Leaf) -> bool:
+        return True
+
+    def snapshot(self) -> dict[str, dict]:
+        return self.pt.snapshot()
+
+    def lookup(self, gfn: int) -> Mapping | None:
+        hit = self.pt.lookup(gfn)
+        if hit is None or not self.leaf_present(hit[0]):
+            return None
+        leaf, depth = hit
+        return Mapping(leaf.pfn, self.pt.g.span(depth), leaf.perms)
+
+    def view(self, gfn: int) -> list[dict]:
+        return self.pt.path_view(gfn)
