@@ -94,7 +94,8 @@ def render_markdown(doc: dict) -> str:
         out.append("")
     if doc["diff"]:
         out += ["## What change_pte changed", ""]
-        out += [f"- {c['kind']} `{c['key']}`: {c['old']} -> {c['new']}" for c in doc["diff"]]
+        out += [f"- {c['kind']} `{c['key']}`: {_value(c['old']) if c['old'] else '(none)'} -> "
+                f"{_value(c['new']) if c['new'] else '(none)'}" for c in doc["diff"]]
         out.append("")
     return "\n".join(out)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 FORMATS = ("table", "json", "markdown")
 
 
-def render(fmt: str, report, *, color: bool = False, width: int = 100) -> str:
+def render(fmt: str, report, *, color: bool = False, width: int | None = None) -> str:
     if fmt == "json":
         from kvmspte.formats.jsonfmt import render_json
 
@@ -17,7 +17,9 @@ def render(fmt: str, report, *, color: bool = False, width: int = 100) -> str:
     if color:
         from kvmspte.formats.rich_table import render_rich
 
-        return render_rich(report, width=width)
+        import shutil
+
+        return render_rich(report, width=width or shutil.get_terminal_size((100, 24)).columns)
     from kvmspte.formats.text import render_text
 
     return render_text(report)
