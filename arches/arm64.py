@@ -30,7 +30,9 @@ from dataclasses import replace
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import (
+    FREE_UNREFERENCED, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
+)
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/arm64/kvm/mmu.c"
@@ -126,6 +128,7 @@ def needs_update(old: Leaf | TablePage | None, new: Leaf) -> bool:
 class Model(RadixViews, ArchModel):
     id = "arm64"
     readonly_mem = kconfig_readonly_mem("arm64")
+    free_policy = FREE_UNREFERENCED
     family = "arm64"
     title = "arm64 stage-2 (kvm_pgtable, 4 KiB granule, 3 levels from level 1)"
     hooks = {
@@ -148,7 +151,7 @@ class Model(RadixViews, ArchModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(GEOMETRY, counted=True)
+        self.pt = RadixTable(GEOMETRY, counted=True, free_policy=self.free_policy)
         self.pgt_present = True          # kvm->arch.mmu.pgt, set up at VM creation
         self.memcache = MemoryCache(0)   # vcpu->arch.mmu_page_cache, kept across faults
         self.mte_tagged: set[int] = set()  # pfns whose page has PG_mte_tagged
@@ -372,17 +375,9 @@ class Model(RadixViews, ArchModel):
         the block in its place and free the unlinked subtree."""
         child = table.entries[idx]
         self._try_leaf(table, idx, gfn, pfn, prot, True)
-        freed = self._free_subtree(child)
+        freed = self.pt.free_subtree(child)
         self.step(f"free the unlinked subtree ({freed} table page(s))", SRC_TABLE_PRE)
         return OK
-
-    def _free_subtree(self, table: TablePage) -> int:
-        freed = 0
-        for entry in list(table.entries.values()):
-            if isinstance(entry, TablePage):
-                freed += self._free_subtree(entry)
-        self.pt.free_page(table)
-        return freed + 1
 
     # -- unmap -----------------------------------------------------------------------
     def unmap_gfn_range(self, rng: GfnRange) -> bool:
@@ -439,7 +434,7 @@ class Model(RadixViews, ArchModel):
         span = self.pt.g.span(table.depth)
         cover = "fully" if start <= gfn and gfn + span <= end else "partly"
         name = f"{self.pt.g.names[child.depth]} table @gfn {child.base_gfn:#x}"
-        if child.refcount != 1:
+        if not self.pt.may_free(child, cover == "fully"):
             self.step(f"TABLE_POST on {cover} covered {name}: refcount {child.refcount} != 1, "
                       f"keep it", SRC_UNMAP_WALKER)
             return

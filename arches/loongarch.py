@@ -33,7 +33,9 @@ from __future__ import annotations
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import (
+    FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
+)
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/loongarch/kvm/mmu.c"
@@ -149,6 +151,7 @@ def level_names(levels: int) -> tuple[str, ...]:
 class Model(RadixViews, ArchModel):
     id = "loongarch"
     readonly_mem = kconfig_readonly_mem("loongarch")
+    free_policy = FREE_NEVER
     family = "loongarch"
     title = "LoongArch KVM GPA page table (4KB_3LEVEL, arch/loongarch/kvm/mmu.c)"
     #: CONFIG_PGTABLE_LEVELS of the 4KB_3LEVEL layout
@@ -166,7 +169,8 @@ class Model(RadixViews, ArchModel):
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
         levels = self.PGTABLE_LEVELS
-        self.pt = RadixTable(Geometry(levels, level_names(levels)))
+        self.pt = RadixTable(Geometry(levels, level_names(levels)),
+                             free_policy=self.free_policy)
 
     # -- entry access -------------------------------------------------------------------
     def bits_at(self, table: TablePage, idx: int) -> int:

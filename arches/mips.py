@@ -33,7 +33,9 @@ from __future__ import annotations
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import (
+    FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
+)
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/mips/kvm/mmu.c"
@@ -216,6 +218,7 @@ def describe_pte(pte: Leaf | None) -> str:
 class Model(RadixViews, ArchModel):
     id = "mips"
     readonly_mem = kconfig_readonly_mem("mips")
+    free_policy = FREE_WHOLE_SPAN
     family = "mips"
     title = "MIPS VZ GPA page tables (64-bit, 4 KiB pages, pgd -> pmd -> pte)"
     hooks = {
@@ -244,7 +247,7 @@ class Model(RadixViews, ArchModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(GEOMETRY)
+        self.pt = RadixTable(GEOMETRY, free_policy=self.free_policy)
         #: vcpu->arch.mmu_page_cache, kept across faults
         self.cache = MemoryCache(0)
 
@@ -371,7 +374,7 @@ class Model(RadixViews, ArchModel):
         pmd = root.entries.get(pgd_idx)
         if pmd is None:
             return safe
-        if self._flush_pmd(pmd, start_gpa, end_gpa):
+        if self.pt.may_free(pmd, self._flush_pmd(pmd, start_gpa, end_gpa)):
             self._free(root, pgd_idx, pmd, "pud_clear + pmd_free", SRC_FLUSH_PUD)
             return safe
         return False
@@ -386,7 +389,8 @@ class Model(RadixViews, ArchModel):
             if pte_table is not None:
                 if i == i_max:
                     end = end_gpa
-                if self._flush_pte(pte_table, start_gpa, end):
+                covered = self._flush_pte(pte_table, start_gpa, end)
+                if self.pt.may_free(pte_table, covered):
                     self._free(pmd, i, pte_table, "pmd_clear + pte_free_kernel", SRC_FLUSH_PMD)
                 else:
                     safe = False

@@ -26,7 +26,9 @@ from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import Memslot
 from kvmspte.model import FaultResult, RadixViews
-from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import (
+    FREE_NEVER, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
+)
 from kvmspte.source import Source
 
 RADIX_C = "arch/powerpc/kvm/book3s_64_mmu_radix.c"
@@ -82,6 +84,7 @@ def must_match_differs(old: Leaf, new: Leaf) -> bool:
 
 class Model(RadixViews, hv.HvModel):
     id = "ppc-hv-radix"
+    free_policy = FREE_NEVER
     title = "PowerPC Book3S HV, radix partition-scoped tables (POWER9+)"
     radix = True
     unmap_fn = "kvm_unmap_radix"
@@ -99,7 +102,7 @@ class Model(RadixViews, hv.HvModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(GEOMETRY)
+        self.pt = RadixTable(GEOMETRY, free_policy=self.free_policy)
         #: kvm->stat.num_2M_pages
         self.num_2m = 0
         #: set False to make the GFP_KERNEL table allocations fail (kvmppc_pte_alloc & co)

@@ -29,7 +29,9 @@ from __future__ import annotations
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import (
+    FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
+)
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/riscv/kvm/mmu.c"
@@ -84,6 +86,7 @@ def errname(err: int) -> str:
 class Model(RadixViews, ArchModel):
     id = "riscv"
     readonly_mem = kconfig_readonly_mem("riscv")
+    free_policy = FREE_NEVER
     family = "riscv"
     title = "RISC-V G-stage (Sv39x4, arch/riscv/kvm/mmu.c)"
     #: gstage_pgd_levels before kvm_riscv_gstage_mode_detect (Sv39x4)
@@ -110,7 +113,8 @@ class Model(RadixViews, ArchModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(Geometry(self.PGD_LEVELS, level_names(self.PGD_LEVELS)))
+        self.pt = RadixTable(Geometry(self.PGD_LEVELS, level_names(self.PGD_LEVELS)),
+                             free_policy=self.free_policy)
         #: kvm->arch.pgd: the root table above exists for the VM's whole life in this model
         self.pgd_allocated = True
         #: hugetlb page shift of the VMA backing guest RAM; None: not a hugetlbfs VMA

@@ -15,7 +15,7 @@ from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import MemoryCache, RadixTable
+from kvmspte.pagetable import FREE_NEVER, MemoryCache, RadixTable
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = spte.MMU_C
@@ -36,6 +36,7 @@ PTE_PREFETCH_NUM = 8
 class Model(RadixViews, ArchModel):
     id = "x86-shadow"
     readonly_mem = kconfig_readonly_mem("x86")
+    free_policy = FREE_NEVER
     family = "x86"
     title = "x86 shadow MMU with rmaps (tdp_mmu=0 or nested shadow paging)"
     hooks = {
@@ -49,7 +50,7 @@ class Model(RadixViews, ArchModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(spte.GEOMETRY)
+        self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
         #: (depth, gfn >> (9 * depth)) -> base gfns of the leaf SPTEs on that rmap
         self.rmaps: dict[tuple[int, int], list[int]] = {}
 

@@ -12,7 +12,7 @@ from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.pagetable import FREE_NEVER, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
 
 TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
@@ -29,6 +29,7 @@ SRC_HANDLE_CHANGED = Source(TDP_C, "handle_changed_spte", via=VIA)
 class Model(RadixViews, ArchModel):
     id = "x86-tdp"
     readonly_mem = kconfig_readonly_mem("x86")
+    free_policy = FREE_NEVER
     family = "x86"
     title = "x86 TDP MMU (EPT/NPT, tdp_mmu=1)"
     hooks = {
@@ -40,7 +41,7 @@ class Model(RadixViews, ArchModel):
 
     def __init__(self, trace, options=None) -> None:
         super().__init__(trace, options)
-        self.pt = RadixTable(spte.GEOMETRY)
+        self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
 
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:

@@ -103,6 +103,8 @@ def arch_page(model, results: list) -> str:
         "",
         f"Family: {model.family}. Modelled release: Linux {model.release}.",
         "",
+        _policy_line(model),
+        "",
         _doc(model),
         "",
         "## Findings",
@@ -131,6 +133,17 @@ def arch_page(model, results: list) -> str:
           for f, fn, rel, via in cited],
         "",
     ])
+
+
+def _policy_line(model) -> str:
+    from kvmspte.pagetable import FREE_POLICIES
+
+    ro = (f"read-only memslots: yes ({cite(model.readonly_mem)})" if model.readonly_mem else
+          "read-only memslots: no (the arch does not select HAVE_KVM_READONLY_MEM)")
+    if model.free_policy is None:
+        return f"Secondary MMU: a structure of its own (not a radix table). {ro.capitalize()}."
+    return (f"Secondary MMU: the shared radix table; table-page freeing policy "
+            f"`{model.free_policy}`: {FREE_POLICIES[model.free_policy]}. {ro.capitalize()}.")
 
 
 def _doc(model) -> str:

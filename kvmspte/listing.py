@@ -21,6 +21,8 @@ def render_arches(models, fmt: str) -> str:
     out = []
     for r in rows:
         out.append(f"{r['id']}  ({r['family']}, Linux {r['release']})  {r['title']}")
+        if r["free_policy"]:
+            out.append(f"    table pages      freed: {r['free_policy']}")
         for hook, sources in r["hooks"].items():
             for s in sources:
                 via = f"  [{s['via']}]" if s.get("via") else ""

@@ -61,6 +61,9 @@ class ArchModel:
     chain: ClassVar[tuple[Source, ...]] = ()
     #: plain statements where this model's source contradicts a published claim
     findings: ClassVar[tuple[str, ...]] = ()
+    #: for radix models: when unmap frees a table page (kvmspte.pagetable.FREE_POLICIES);
+    #: None for hash/rmap structures
+    free_policy: ClassVar[str | None] = None
     #: where the arch selects HAVE_KVM_READONLY_MEM (its KVM Kconfig); None: it does not,
     #: so KVM_MEM_READONLY memslots cannot be created
     readonly_mem: ClassVar[Source | None] = None
@@ -113,6 +116,7 @@ class ArchModel:
             "chain": [s.to_dict() for s in cls.chain],
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
+            "free_policy": cls.free_policy,
         }
 
 

@@ -21,6 +21,17 @@ from typing import Iterator, Union
 PAGE_SHIFT = 12
 SIZE_LABELS = ("4K", "2M", "1G", "512G", "256T")
 
+#: When an unmap may give a table page back (each arch states one):
+FREE_NEVER = "never"              # unmap clears leaves only; table pages stay linked
+FREE_WHOLE_SPAN = "whole-span"    # a table is freed when the unmap covered all of its span
+FREE_UNREFERENCED = "unreferenced"  # freed when its reference count is back to 1 (no entries)
+FREE_POLICIES = {
+    FREE_NEVER: "unmap never frees a table page; tables stay linked once allocated",
+    FREE_WHOLE_SPAN: "unmap frees a table page only when the range covered its whole span",
+    FREE_UNREFERENCED: "unmap frees a table page once no entry references it (refcount 1), "
+                       "even when the range covered it only partly",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
@@ -113,9 +124,15 @@ class RadixTable:
     architectures do not count and free table pages on their own terms.
     """
 
-    def __init__(self, geometry: Geometry, *, counted: bool = False) -> None:
+    def __init__(self, geometry: Geometry, *, counted: bool = False,
+                 free_policy: str = FREE_NEVER) -> None:
+        if free_policy not in FREE_POLICIES:
+            raise ValueError(f"unknown free policy {free_policy!r}")
+        if free_policy == FREE_UNREFERENCED and not counted:
+            raise ValueError("the unreferenced policy needs counted table pages")
         self.g = geometry
         self.counted = counted
+        self.free_policy = free_policy
         self._next_id = 0
         self.pages: dict[int, TablePage] = {}
         self.root = self._new_page(geometry.root_depth, 0)
@@ -146,6 +163,21 @@ class RadixTable:
         """Return a table page to the allocator; its parent entry must already be clear."""
         del self.pages[table.id]
         self.parents.pop(table.id, None)
+
+    def free_subtree(self, table: TablePage) -> int:
+        """Free an unlinked table page and every table below it; returns pages freed."""
+        freed = sum(self.free_subtree(e) for e in list(table.entries.values())
+                    if isinstance(e, TablePage))
+        self.free_page(table)
+        return freed + 1
+
+    def may_free(self, table: TablePage, covered_whole: bool) -> bool:
+        """The arch's freeing policy applied to a table an unmap has just walked."""
+        if self.free_policy == FREE_WHOLE_SPAN:
+            return covered_whole
+        if self.free_policy == FREE_UNREFERENCED:
+            return table.refcount == 1
+        return False
 
     # -- entries -----------------------------------------------------------
     def set_entry(self, table: TablePage, idx: int, value: Entry) -> None:

@@ -47,3 +47,28 @@ def test_snapshot_is_stable_and_keyed_by_what_is_mapped():
     assert "leaf 4K @gfn 0x100210" in snap
     assert snap["leaf 4K @gfn 0x100210"]["pfn"] == "0x1234"
     assert list(snap) == sorted(snap)
+
+
+def test_free_policies():
+    from kvmspte.pagetable import FREE_NEVER, FREE_UNREFERENCED, FREE_WHOLE_SPAN
+
+    never = RadixTable(G, free_policy=FREE_NEVER)
+    span = RadixTable(G, free_policy=FREE_WHOLE_SPAN)
+    refs = RadixTable(G, counted=True, free_policy=FREE_UNREFERENCED)
+    for pt in (never, span, refs):
+        pt.install(0x100210, 0, LEAF, MemoryCache(5))
+        last = pt.walk(0x100210)[-1][0]
+        pt.clear_entry(last, G.index(0x100210, 0))
+    assert never.may_free(never.walk(0x100210)[-1][0], covered_whole=True) is False
+    assert span.may_free(span.walk(0x100210)[-1][0], covered_whole=False) is False
+    assert span.may_free(span.walk(0x100210)[-1][0], covered_whole=True) is True
+    # refcount back to 1 frees even a partly covered table (arm64's TABLE_POST rule)
+    assert refs.may_free(refs.walk(0x100210)[-1][0], covered_whole=False) is True
+
+
+def test_free_subtree_counts_pages():
+    pt = RadixTable(G)
+    pt.install(0x100210, 0, LEAF, MemoryCache(5))
+    mid = pt.root.entries[G.index(0x100210, 2)]
+    pt.clear_entry(pt.root, G.index(0x100210, 2))
+    assert pt.free_subtree(mid) == 2 and len(pt.pages) == 1
