@@ -138,12 +138,12 @@ def arch_page(model, results: list) -> str:
 def _policy_line(model) -> str:
     from kvmspte.pagetable import FREE_POLICIES
 
-    ro = (f"read-only memslots: yes ({cite(model.readonly_mem)})" if model.readonly_mem else
-          "read-only memslots: no (the arch does not select HAVE_KVM_READONLY_MEM)")
+    ro = (f"Read-only memslots: yes ({cite(model.readonly_mem)})" if model.readonly_mem else
+          "Read-only memslots: no (the arch does not select HAVE_KVM_READONLY_MEM)")
     if model.free_policy is None:
-        return f"Secondary MMU: a structure of its own (not a radix table). {ro.capitalize()}."
+        return f"Secondary MMU: a structure of its own (not a radix table). {ro}."
     return (f"Secondary MMU: the shared radix table; table-page freeing policy "
-            f"`{model.free_policy}`: {FREE_POLICIES[model.free_policy]}. {ro.capitalize()}.")
+            f"`{model.free_policy}`: {FREE_POLICIES[model.free_policy]}. {ro}.")
 
 
 def _doc(model) -> str:

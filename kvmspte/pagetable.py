@@ -151,7 +151,8 @@ class RadixTable:
     def table_span(self, table: TablePage) -> int:
         return self.g.span(table.depth) << self.g.bits
 
-    def alloc_child(self, parent: TablePage, idx: int, cache: MemoryCache | None) -> TablePage | None:
+    def alloc_child(self, parent: TablePage, idx: int,
+                    cache: MemoryCache | None) -> TablePage | None:
         """Allocate a table page for an empty entry; None when there is no cache page."""
         if cache is None or not cache.take():
             return None
@@ -193,7 +194,8 @@ class RadixTable:
             table.refcount -= 1
         return old
 
-    def entries_in(self, table: TablePage, start: int, end: int) -> Iterator[tuple[int, int, Entry]]:
+    def entries_in(self, table: TablePage, start: int,
+                   end: int) -> Iterator[tuple[int, int, Entry]]:
         """(index, first gfn, entry) of the present entries overlapping [start, end)."""
         span = self.g.span(table.depth)
         for idx in sorted(table.entries):
