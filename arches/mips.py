@@ -3,9 +3,8 @@
 Geometry: the GPA table reuses the host's 64-bit, 4 KiB-page layout with the
 default 40-bit address space: three levels, pgd -> pmd -> pte.  The pgd is an
 order-1 page of 1024 entries, pmd and pte tables hold 512 entries each; the
-p4d and pud levels are folded into the pgd entry.  The shared mechanism
-assumes 512 entries at every level, so the pgd's 10-bit index is provided here
-by a small Geometry subclass (``PgdGeometry``).
+p4d and pud levels are folded into the pgd entry.  The shared Geometry states
+the pgd's 10-bit index with ``root_bits``.
 
 Entry format: MIPS does not build a KVM-specific entry.  The fault path builds
 a Linux pte with ``pfn_pte`` and ``kvm_set_spte_gfn`` stores the host's own pte
@@ -105,23 +104,14 @@ ALL_ONES = (1 << 64) - 1    # ~0ul: "to the end of this table"
 KVM_MMU_CACHE_MIN_PAGES = 2
 
 
-class PgdGeometry(Geometry):
-    """The shared Geometry with the MIPS pgd's 1024 entries at the root (10 index bits)."""
-
-    __slots__ = ()
-
-    def ptrs(self, depth: int) -> int:
-        return PTRS_PER_PGD if depth == self.root_depth else 1 << self.bits
-
-    def index(self, gfn: int, depth: int) -> int:
-        return (gfn >> (self.bits * depth)) & (self.ptrs(depth) - 1)
-
-    def gpa_index(self, gpa: int, depth: int) -> int:
-        """pte_index/pmd_index/pgd_index of a guest physical address."""
-        return self.index(gpa >> PAGE_SHIFT, depth)
+#: pgd -> pmd -> pte; the pgd has PTRS_PER_PGD (1024) entries, the lower tables 512.
+GEOMETRY = Geometry(levels=3, names=("pte", "pmd", "pgd"),
+                    root_bits=PTRS_PER_PGD.bit_length() - 1)
 
 
-GEOMETRY = PgdGeometry(levels=3, names=("pte", "pmd", "pgd"))
+def gpa_index(gpa: int, depth: int) -> int:
+    """pte_index/pmd_index/pgd_index of a guest physical address."""
+    return GEOMETRY.index(gpa >> PAGE_SHIFT, depth)
 
 
 # -- entries -------------------------------------------------------------------------
@@ -350,7 +340,7 @@ class Model(RadixViews, ArchModel):
     def _span(self, start_gpa: int, end_gpa: int, depth: int) -> tuple[int, int, bool]:
         """i_min, i_max, and whether [i_min, i_max] is the whole table at this level."""
         g = self.pt.g
-        i_min, i_max = g.gpa_index(start_gpa, depth), g.gpa_index(end_gpa, depth)
+        i_min, i_max = gpa_index(start_gpa, depth), gpa_index(end_gpa, depth)
         return i_min, i_max, i_min == 0 and i_max == g.ptrs(depth) - 1
 
     def _flush_pgd(self, start_gpa: int, end_gpa: int) -> bool:

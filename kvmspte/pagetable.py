@@ -65,6 +65,7 @@ class Geometry:
     levels: int
     names: tuple[str, ...]   # native name of each depth, index 0 = last level
     bits: int = 9
+    root_bits: int | None = None   # a root with more (or fewer) entries, e.g. MIPS's pgd
 
     @property
     def root_depth(self) -> int:
@@ -74,8 +75,14 @@ class Geometry:
         """Pages mapped by one entry at ``depth``."""
         return 1 << (self.bits * depth)
 
+    def ptrs(self, depth: int) -> int:
+        """Entries in a table page at ``depth``."""
+        if depth == self.root_depth and self.root_bits is not None:
+            return 1 << self.root_bits
+        return 1 << self.bits
+
     def index(self, gfn: int, depth: int) -> int:
-        return (gfn >> (self.bits * depth)) & ((1 << self.bits) - 1)
+        return (gfn >> (self.bits * depth)) & (self.ptrs(depth) - 1)
 
     def size(self, depth: int) -> str:
         return SIZE_LABELS[depth]
