@@ -151,6 +151,9 @@ def check(scenarios, arches, expect, fmt, color) -> None:
         raise InputError(f"--expect: unknown verdict '{expect}'; one of {', '.join(VERDICTS)}")
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
     report, failures = check_report(chosen, select_models(arches), expect)
+    if not report.results:
+        raise InputError("nothing to check: the selected scenarios have no [expect] entry for "
+                         "the selected arches; add an [expect] table or pass --expect VERDICT")
     emit(render(fmt, report, color=use_color(color)))
     if fmt == "table":
         checked = sum(r.expected is not None for r in report.results)

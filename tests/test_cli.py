@@ -100,3 +100,50 @@ def test_schema_is_json(cli):
     doc = json.loads(cli("schema").out)
     assert doc["properties"]["schema_version"]["const"] == 1
     assert "properties" in json.loads(cli("schema", "--scenario").out)
+
+
+def test_check_with_nothing_to_check_is_a_usage_error(cli, tmp_path):
+    p = tmp_path / "bare.toml"
+    p.write_text('name = "bare"\ntrigger = "cow"\n')
+    r = cli("check", str(p))
+    assert r.code == 2 and "nothing to check" in r.err and r.out == ""
+
+
+def test_python_dash_m_entry_point():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "kvmspte", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("kvmspte ")
+
+
+def test_explore_reports_and_fails_on_violation_when_asked(cli):
+    r = cli("explore", "writer-zapper", "--arch", "arm64")
+    assert r.code == 0 and "use-after-free" in r.out and "tlb_finish_mmu" in r.out
+    assert cli("explore", "writer-zapper", "--arch", "arm64", "--fail-on-violation").code == 1
+    assert cli("explore", "writer-zapper", "--arch", "x86-tdp", "--fail-on-violation").code == 0
+    assert cli("explore", "nosuch").code == 2
+
+
+def test_matrix_filters_and_exit_status(cli):
+    r = cli("matrix", "-e", "^cow-4k$", "--format", "json")
+    doc = json.loads(r.out)
+    assert r.code == 0 and [row["scenario"] for row in doc["rows"]] == ["cow-4k"]
+    assert doc["cells"] == len(models()) and doc["mismatches"] == 0
+    assert cli("matrix", "-e", "(").code == 2
+    assert cli("matrix", "-e", "zzz").code == 2
+
+
+def test_matrix_mismatch_exits_1(cli, tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text('name = "m"\ntrigger = "cow"\n[expect]\nx86-tdp = "changes"\n')
+    r = cli("matrix", str(p), "--arch", "x86-tdp")
+    assert r.code == 1 and "no-op!" in r.out and "1 cells, 1 mismatches" in r.out
+
+
+def test_explain_formats(cli):
+    md = cli("explain", "ksm-merge", "--arch", "arm64", "--format", "markdown").out
+    assert "kvm_pgtable_stage2_map" in md and "refcount" in md
+    doc = json.loads(cli("explain", "ksm-merge", "--arch", "arm64", "--format", "json").out)
+    assert doc["verdict"] == "changes" and doc["phases"][0]["phase"] == "setup"

@@ -36,6 +36,8 @@ class Outcome:
     seconds: float = 0.0
     violations: Counter = field(default_factory=Counter)
     first: Violation | None = None
+    #: the shortest counter-example of each kind of violation, in the order found
+    examples: dict = field(default_factory=dict)
     na: str = ""
     steps: dict = field(default_factory=dict)
 
@@ -45,10 +47,13 @@ class Outcome:
                "finished": self.finished, "violations": dict(sorted(self.violations.items())),
                "na": self.na or None, "first_violation": None}
         if self.first:
-            out["first_violation"] = {
-                "kind": self.first.kind, "message": self.first.message,
-                "trace": [self.step_dict(a, i) for a, i in self.first.path]}
+            out["first_violation"] = self.example_dict(self.first)
+        out["counter_examples"] = {k: self.example_dict(v) for k, v in self.examples.items()}
         return out
+
+    def example_dict(self, v: Violation) -> dict:
+        return {"kind": v.kind, "message": v.message,
+                "trace": [self.step_dict(a, i) for a, i in v.path]}
 
     def step_dict(self, actor: str, index: int) -> dict:
         step = self.steps[actor][index]
@@ -140,8 +145,9 @@ def _search(out: Outcome, init: World, max_states: int) -> None:
         out.states += 1
         for kind, message in check(w):
             out.violations[kind] += 1
-            if out.first is None:
-                out.first = Violation(kind, message, _path(parent, fp))
+            if kind not in out.examples:
+                out.examples[kind] = Violation(kind, message, _path(parent, fp))
+                out.first = out.first or out.examples[kind]
         terminal = True
         for actor, pc, nxt in _successors(w, steps):
             terminal = False

@@ -23,15 +23,20 @@ def rows(outcomes) -> list[tuple[str, ...]]:
 def counterexamples(outcomes, md: bool) -> list[str]:
     out = []
     for o in outcomes:
-        if not o.first:
-            continue
-        head = f"{o.race} on {o.arch}: {o.first.kind}: {o.first.message}"
-        out += ["", f"### {head}" if md else head, ""] if md else ["", head]
-        for n, (actor, idx) in enumerate(o.first.path, 1):
-            st = o.steps[actor][idx]
-            cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
-            out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
-                       f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
+        for v in o.examples.values():
+            out += _example(o, v, md)
+    return out
+
+
+def _example(o, v, md: bool) -> list[str]:
+    """The shortest counter-example of one kind, as numbered steps with citations."""
+    head = f"{o.race} on {o.arch}: {v.kind} (shortest, {len(v.path)} steps): {v.message}"
+    out = ["", f"### {head}", ""] if md else ["", head]
+    for n, (actor, idx) in enumerate(v.path, 1):
+        st = o.steps[actor][idx]
+        cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
+        out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
+                   f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
     return out
 
 
