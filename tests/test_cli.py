@@ -147,3 +147,21 @@ def test_explain_formats(cli):
     assert "kvm_pgtable_stage2_map" in md and "refcount" in md
     doc = json.loads(cli("explain", "ksm-merge", "--arch", "arm64", "--format", "json").out)
     assert doc["verdict"] == "changes" and doc["phases"][0]["phase"] == "setup"
+
+
+def test_json_report_validates_against_published_schema(cli):
+    import jsonschema
+
+    schema = json.loads(cli("schema").out)
+    for args in (("compare", "--format", "json"), ("check", "--format", "json")):
+        jsonschema.validate(json.loads(cli(*args).out), schema)
+
+
+def test_scenario_schema_accepts_the_catalogue(cli):
+    import jsonschema
+
+    from kvmspte.scenario import builtin_documents
+
+    schema = json.loads(cli("schema", "--scenario").out)
+    for _, doc in builtin_documents():
+        jsonschema.validate(doc, schema)
