@@ -66,10 +66,6 @@ class Memslot:
     def hva_end(self) -> int:
         return self.userspace_addr + (self.npages << PAGE_SHIFT)
 
-    def flag_names(self) -> list[str]:
-        names = [("KVM_MEM_LOG_DIRTY_PAGES", self.dirty_logging),
-                 ("KVM_MEM_READONLY", self.readonly), ("KVM_MEMSLOT_INVALID", self.invalid)]
-        return [n for n, on in names if on]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +225,3 @@ class Kvm:
                 return True
         return self.mmu_invalidate_seq != seq
 
-    def slot_for_gfn(self, gfn: int) -> Memslot:
-        for slot in self.memslots:
-            if slot.base_gfn <= gfn < slot.base_gfn + slot.npages:
-                return slot
-        raise LookupError(f"no memslot holds gfn {gfn:#x}")

@@ -143,7 +143,6 @@ class RadixTable:
         self._next_id = 0
         self.pages: dict[int, TablePage] = {}
         self.root = self._new_page(geometry.root_depth, 0)
-        self.parents: dict[int, tuple[TablePage, int]] = {}
 
     # -- table pages -------------------------------------------------------
     def _new_page(self, depth: int, base_gfn: int) -> TablePage:
@@ -170,7 +169,6 @@ class RadixTable:
     def free_page(self, table: TablePage) -> None:
         """Return a table page to the allocator; its parent entry must already be clear."""
         del self.pages[table.id]
-        self.parents.pop(table.id, None)
 
     def free_subtree(self, table: TablePage) -> int:
         """Free an unlinked table page and every table below it; returns pages freed."""
@@ -192,8 +190,6 @@ class RadixTable:
         if self.counted and idx not in table.entries:
             table.refcount += 1
         table.entries[idx] = value
-        if isinstance(value, TablePage):
-            self.parents[value.id] = (table, idx)
 
     def clear_entry(self, table: TablePage, idx: int) -> Entry | None:
         old = table.entries.pop(idx, None)

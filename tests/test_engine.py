@@ -3,9 +3,12 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 from kvmspte.arches.x86_tdp import Model as Tdp
 from kvmspte.engine import run
 from kvmspte.report import diff_snapshots
+from kvmspte.registry import models
 from kvmspte.scenario import Scenario
 
 ENGINE_FILES = ["engine.py", "kvm.py", "triggers.py", "report.py", "runner.py", "pagetable.py",
@@ -65,3 +68,18 @@ def test_runs_are_deterministic():
     sc = Scenario("s", "", "cow", state="mapped-huge")
     a, b = run(sc, Tdp), run(sc, Tdp)
     assert a.to_dict() == b.to_dict()
+
+
+@pytest.mark.parametrize("arch_id", list(models()))
+def test_read_only_memslots_exist_only_where_the_arch_selects_them(arch_id):
+    # virt/kvm/kvm_main.c:check_memory_region_flags @ v6.9 accepts KVM_MEM_READONLY only with
+    # CONFIG_HAVE_KVM_READONLY_MEM; 8886640dade4 selects it for arm64, loongarch, mips, riscv
+    # and x86, not powerpc.
+    model = models()[arch_id]
+    res = run(Scenario("ro", "", "ksm-replace-page", readonly=True), model)
+    if model.family == "powerpc":
+        assert model.readonly_mem is None
+        assert res.verdict == "n/a" and "HAVE_KVM_READONLY_MEM" in res.reason
+    else:
+        assert model.readonly_mem.file == f"arch/{model.family}/kvm/Kconfig"
+        assert "HAVE_KVM_READONLY_MEM" not in res.reason

@@ -7,10 +7,10 @@ steps that take mmu_lock never interleave with each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from kvmspte import triggers
+from kvmspte import kvm, triggers
 from kvmspte.explore.world import NONE_PTE, World
 from kvmspte.host import PAGE_SIZE, HostPte
 from kvmspte.model import CannotExist
@@ -36,9 +36,8 @@ SRC_SEQ = Source("virt/kvm/kvm_main.c", "__kvm_faultin_pfn",
 SRC_GUP = Source("virt/kvm/kvm_main.c", "hva_to_pfn",
                  via="GUP takes a reference on the page the host PTE maps (the PTL is taken "
                      "briefly by the walk); a missing PTE is faulted in by the host")
-SRC_RETRY = Source("include/linux/kvm_host.h", "mmu_invalidate_retry_gfn",
-                   via="checked under mmu_lock before installing; retry if an invalidation "
-                       "covers the gfn or the sequence moved")
+SRC_RETRY = replace(kvm.SRC_RETRY, via="checked under mmu_lock before installing; retry if an "
+                                        "invalidation covers the gfn or the sequence moved")
 SRC_RELEASE = Source("virt/kvm/kvm_main.c", "kvm_release_pfn_clean",
                      via="KVM drops its GUP reference once the mapping is installed")
 

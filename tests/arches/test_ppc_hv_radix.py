@@ -288,13 +288,6 @@ def test_dirty_log_scenario_dirty_bit_reached_the_bitmap_at_start():
     assert r.before["dirty bitmap memslot 0"] == {"gfns": ["0x100210"]}
 
 
-# kvm_main.c:check_memory_region_flags @ v6.9: KVM_MEM_READONLY is valid only with
-# CONFIG_HAVE_KVM_READONLY_MEM, which powerpc does not select (8886640dade4 adds it for
-# arm64, loongarch, mips, riscv and x86 only), so a read-only memslot cannot exist here.
+# n/a on powerpc (no HAVE_KVM_READONLY_MEM); asserted for every model in
+# tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them
 READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
-
-
-@pytest.mark.parametrize("name", READONLY_NA)
-def test_read_only_memslot_cannot_exist(name):
-    res = run_named(name, Model)
-    assert res.verdict == "n/a" and "HAVE_KVM_READONLY_MEM" in res.reason
