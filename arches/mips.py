@@ -41,6 +41,7 @@ MMU_C = "arch/mips/kvm/mmu.c"
 PGTABLE_H = "arch/mips/include/asm/pgtable.h"
 BITS_H = "arch/mips/include/asm/pgtable-bits.h"
 PGTABLE64_H = "arch/mips/include/asm/pgtable-64.h"
+LINUX_PGTABLE_H = "include/linux/pgtable.h"
 KVM_MAIN = "virt/kvm/kvm_main.c"
 
 VIA_MMU = ("content of blob 467ee6b95ae1 (the base of the v6.9-rc change_pte removal patch), "
@@ -50,6 +51,10 @@ VIA_PGTABLE = ("mainline side of a merge-conflict copy from the v6.6-v6.9 era "
                "(has pte_mkwrite_novma); same helpers in a v5.x copy")
 VIA_BITS = "bit meanings and __READABLE/__WRITEABLE from an older copy; positions not modelled"
 VIA_GEOM = "read at 05909cd9 (~v5.10-v5.18); 4K pages, 40-bit VA, 3 levels; unchanged layout"
+VIA_PGD_INDEX = ("generic since Mike Rapoport's 'mm: consolidate pgd_index() and pgd_offset{_k}() "
+                 "definitions' <20200512184422.12418-13-rppt@kernel.org> (2020), whose diff "
+                 "deletes the MIPS copies from asm/pgtable-32.h and asm/pgtable-64.h; the "
+                 "generic macro indexes by (address >> PGDIR_SHIFT) & (PTRS_PER_PGD - 1)")
 VIA_PROT = "as the MIPS research note describes its use by kvm_mips_map_page"
 
 
@@ -79,7 +84,8 @@ SRC_MKYOUNG = _pgtable("pte_mkyoung")
 SRC_MKDIRTY = _pgtable("pte_mkdirty")
 SRC_SET_PTE = _pgtable("set_pte")
 SRC_BITS = Source(BITS_H, "__READABLE/__WRITEABLE", via=VIA_BITS)
-SRC_GEOM = Source(PGTABLE64_H, "pgd_index/PTRS_PER_PGD", via=VIA_GEOM)
+SRC_GEOM = Source(PGTABLE64_H, "PTRS_PER_PGD", via=VIA_GEOM)
+SRC_PGD_INDEX = Source(LINUX_PGTABLE_H, "pgd_index", via=VIA_PGD_INDEX)
 SRC_PFN_PROT = Source(KVM_MAIN, "gfn_to_pfn_prot", via=VIA_PROT)
 
 # -- MIPS pte bits, by kernel name ---------------------------------------------------
@@ -213,7 +219,7 @@ class Model(RadixViews, ArchModel):
     title = "MIPS VZ GPA page tables (64-bit, 4 KiB pages, pgd -> pmd -> pte)"
     hooks = {
         "fault_in": (SRC_ROOT_FAULT, SRC_MAP, SRC_MAP_FAST, SRC_WALK, SRC_PFN_PROT, SRC_BITS,
-                     SRC_MKYOUNG, SRC_MKDIRTY, SRC_GEOM),
+                     SRC_MKYOUNG, SRC_MKDIRTY, SRC_GEOM, SRC_PGD_INDEX),
         "unmap_gfn_range": (SRC_UNMAP, SRC_FLUSH_PT, SRC_FLUSH_PGD, SRC_FLUSH_PUD,
                             SRC_FLUSH_PMD, SRC_FLUSH_PTE),
         "set_spte_gfn": (SRC_SET_SPTE, SRC_PTE_FOR_GPA, SRC_WALK, SRC_MKCLEAN, SRC_WRPROTECT,

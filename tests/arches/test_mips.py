@@ -335,3 +335,14 @@ def test_describe_lists_hooks_entry_functions_and_findings():
     assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
     assert d["findings"] and "kvm_set_spte_gfn" in d["findings"][0]
     assert mips.GEOMETRY.names == ("pte", "pmd", "pgd")
+
+
+def test_pgd_index_is_cited_from_the_generic_header():
+    """pgd_index is the generic macro of include/linux/pgtable.h: Mike Rapoport's 2020
+    'consolidate pgd_index() and pgd_offset{_k}() definitions'
+    (<20200512184422.12418-13-rppt@kernel.org>) deletes the MIPS copy from
+    arch/mips/include/asm/pgtable-64.h; PTRS_PER_PGD stays there."""
+    cited = {(s["file"], s["function"]) for s in Model.describe()["hooks"]["fault_in"]}
+    assert ("include/linux/pgtable.h", "pgd_index") in cited
+    assert ("arch/mips/include/asm/pgtable-64.h", "PTRS_PER_PGD") in cited
+    assert not any(f.endswith("pgtable-64.h") and "pgd_index" in fn for f, fn in cited)
