@@ -45,8 +45,16 @@ VIA_SET = ("v6.9-rc text as deleted by <20240405115815.3226315-2-pbonzini@redhat
            "<20240412104408.GA27645@willie-the-truck>")
 VIA_MMU = ("read in a full v6.8 copy of mmu.c; the v6.9 delta (NORMAL_NC for VFIO "
            "device memory) does not touch the normal-RAM paths modelled")
-VIA_PGT = ("read at lougovsk/linux 080e4bd65bd2 (v6.8-v6.10 generation, before the "
-           "v6.11-cycle table-TLBI fix); walker core cross-checked with a v6.8 copy")
+VIA_PGT = ("read at lougovsk/linux 080e4bd65bd2 (v6.8-v6.10 generation, a copy from before "
+           "the v6.9-rc3 table-TLBI fixes); walker core cross-checked with a v6.8 copy")
+#: stage2_unmap_put_pte as v6.9 has it: the stored full copy predates two fixes merged for
+#: v6.9-rc3, so the function is read from the fixes' diffs.
+VIA_PUT_PTE = ("v6.9-rc3 text: f62d4c3eb687 'KVM: arm64: Don't defer TLB invalidation when "
+               "zapping table entries' and 36e008323926 'KVM: arm64: Don't pass a TLBI level "
+               "hint when zapping table entries' (both in Linus's 'Linux 6.9-rc3' shortlog, "
+               "<CAHk-=whDuqyVC6xMkOnNt2EeTd-s4uqa3sYghj5UzkELFW2bpw@mail.gmail.com>), read in "
+               "their linux-6.6.y backports, which pass 0 where mainline passes "
+               "TLBI_TTL_UNKNOWN as the level")
 VIA_HDR = "constants read at lougovsk/linux 05e08b39; unchanged for the values used"
 
 
@@ -70,7 +78,7 @@ SRC_MTE = _mmu("sanitise_mte_tags")
 SRC_PGT_UNMAP = _pgt("kvm_pgtable_stage2_unmap")
 SRC_VISIT = _pgt("__kvm_pgtable_visit")
 SRC_UNMAP_WALKER = _pgt("stage2_unmap_walker")
-SRC_PUT_PTE = _pgt("stage2_unmap_put_pte")
+SRC_PUT_PTE = Source(PGTABLE_C, "stage2_unmap_put_pte", via=VIA_PUT_PTE)
 SRC_DEFER = _pgt("stage2_unmap_defer_tlb_flush")
 SRC_MAP = _pgt("kvm_pgtable_stage2_map")
 SRC_PROT = _pgt("stage2_set_prot_attr")
@@ -422,7 +430,7 @@ class Model(RadixViews, ArchModel):
         """stage2_unmap_walker on a valid leaf: remove the whole entry, even a block only
         partly inside the range; clean the D-cache for it when there is no FWB."""
         size = self.pt.g.size(table.depth)
-        self._put_pte(table, idx, gfn, addr, f"{size} leaf (pfn {leaf.pfn:#x})")
+        self._put_pte(table, idx, gfn, addr, f"{size} leaf (pfn {leaf.pfn:#x})", table_entry=False)
         if not self.fwb:
             self.step(f"clean+invalidate the D-cache to PoC for the whole {size} of pfn "
                       f"{leaf.pfn:#x}", SRC_UNMAP_WALKER)
@@ -438,19 +446,27 @@ class Model(RadixViews, ArchModel):
             self.step(f"TABLE_POST on {cover} covered {name}: refcount {child.refcount} != 1, "
                       f"keep it", SRC_UNMAP_WALKER)
             return
-        self._put_pte(table, idx, gfn, max(gfn, start), f"table entry for the empty {name}")
+        self._put_pte(table, idx, gfn, max(gfn, start), f"table entry for the empty {name}",
+                      table_entry=True)
         self.pt.free_page(child)
         self.step(f"TABLE_POST on {cover} covered {name}: refcount was 1, table page freed",
                   SRC_UNMAP_WALKER)
 
-    def _put_pte(self, table: TablePage, idx: int, gfn: int, addr: int, what: str) -> None:
-        """stage2_unmap_put_pte: zero the entry, TLBI it unless deferred (at the walk address,
-        which need not be aligned to the entry, with the entry's level as hint), put_page on
-        the table page holding it."""
+    def _put_pte(self, table: TablePage, idx: int, gfn: int, addr: int, what: str, *,
+                 table_entry: bool) -> None:
+        """stage2_unmap_put_pte at v6.9: zero the entry; a cleared table entry is
+        invalidated at once with no level hint, even when the walk defers its TLBIs; a
+        cleared leaf gets a TLBI with its level as hint unless deferred.  The TLBI is at
+        the walk address, which need not be aligned to the entry; put_page on the table
+        page holding the entry follows."""
         self.pt.clear_entry(table, idx)
         self.step(f"zero the {what} in {self._label(gfn, table.depth)}; table refcount -> "
                   f"{table.refcount}", SRC_PUT_PTE)
-        if not self._defer_tlbi():
+        if table_entry:
+            deferred = " (not deferred: table entries never are)" if self._defer_tlbi() else ""
+            self.flush(f"TLBI by IPA for gfn {addr:#x}, no level hint (TLBI_TTL_UNKNOWN): a "
+                       f"table entry was cleared{deferred}", SRC_PUT_PTE)
+        elif not self._defer_tlbi():
             self.flush(f"TLBI by IPA for gfn {addr:#x} with level hint "
                        f"{self.pt.g.names[table.depth]}", SRC_PUT_PTE)
 

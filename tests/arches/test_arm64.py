@@ -182,13 +182,42 @@ def test_unmap_one_page_removes_the_whole_block():
     assert l2p.refcount == 2
 
 
-def test_unmap_deferred_tlbi_with_fwb_and_tlbirange():
-    """pgtable.c:stage2_unmap_defer_tlb_flush @ v6.9: with FWB and TLBIRANGE, one range TLBI
-    after the walk replaces the per-entry TLBIs."""
+def test_unmap_deferred_tlbi_covers_leaves_but_not_table_entries():
+    """pgtable.c:stage2_unmap_put_pte @ v6.9 (f62d4c3eb687 and 36e008323926, both merged
+    for v6.9-rc3): with FWB and TLBIRANGE (stage2_unmap_defer_tlb_flush) the leaf's TLBI
+    is left to one range TLBI after the walk (kvm_pgtable_stage2_unmap), but each cleared
+    table entry (here the L2 entry for the L3 table, then the L1 entry for the L2 table)
+    is invalidated at once, with no level hint."""
     m = model(fwb=True, tlbi_range=True)
     m.fault_in(slot(), GFN, host(), write=True)
     unmap(m, GFN, GFN + 1)
-    assert len(flushes(m)) == 1 and "range" in flushes(m)[0]
+    got = flushes(m)
+    assert len(got) == 3
+    assert all("no level hint" in f and "not deferred" in f for f in got[:2])
+    assert "range" in got[2]
+    assert not any("with level hint" in f for f in got)     # the leaf's TLBI was deferred
+
+
+def test_unmap_deferred_tlbi_with_neighbour_clears_no_table():
+    """pgtable.c:stage2_unmap_put_pte @ v6.9: with the L3 table kept (a neighbour is
+    mapped) only the leaf is cleared, so the deferral leaves just the range TLBI."""
+    m = model(fwb=True, tlbi_range=True)
+    m.fault_in(slot(), GFN, host(), write=True)
+    m.fault_in(slot(), GFN + 1, host(), write=True)
+    mark = m.trace.mark()
+    unmap(m, GFN, GFN + 1)
+    assert flushes(m, mark) == [f"deferred range TLBI over gfn [{GFN:#x}, {GFN + 1:#x})"]
+
+
+def test_unmap_table_entry_tlbi_has_no_level_hint_without_deferral():
+    """pgtable.c:stage2_unmap_put_pte @ v6.9 (36e008323926): a cleared table entry is
+    invalidated with TLBI_TTL_UNKNOWN, a leaf with its own level as hint."""
+    m = model()
+    m.fault_in(slot(), GFN, host(), write=True)
+    unmap(m, GFN, GFN + 1)
+    got = flushes(m)
+    assert "with level hint L3" in got[0]
+    assert all("no level hint" in f for f in got[1:]) and len(got) == 3
 
 
 # --------------------------------------------------------------------------------------
