@@ -17,6 +17,13 @@ exactly 1; TABLE_POST runs for every table the walk descends into, also ones
 the range covers only partly.  Replacing a table by a block frees the old
 subtree (RCU-deferred in the kernel; immediately here).  Roots are never freed.
 
+MTE (the "mte" option: the VM has KVM_CAP_ARM_MTE): the fault path marks every page it
+maps PG_mte_tagged on the host (sanitise_mte_tags), and kvm_set_spte_gfn returns before
+mapping when the new page is not tagged.  The model declares arm64's primary-MM tag
+rules for the generic host model (``host_arch``): memcmp_pages never finds a tagged page
+identical to another (so KSM cannot merge or write-protect a page the guest mapped), and
+copy_highpage gives a CoW copy the old page's tags.
+
 CPU features the scenarios do not set but the code branches on are read from
 the options with these defaults: "fwb" (stage-2 forced write-back) False,
 "tlbi_range" (FEAT_TLBIRANGE) False, "dic" (ARM64_HAS_CACHE_DIC) False.  None of
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kvmspte.host import HostMM
+from kvmspte.host import HostArch, HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
@@ -75,6 +82,20 @@ SRC_UMA = _mmu("user_mem_abort")
 SRC_THP = _mmu("transparent_hugepage_adjust")
 SRC_HUGE_OK = _mmu("fault_supports_stage2_huge_mapping")
 SRC_MTE = _mmu("sanitise_mte_tags")
+#: arm64's KSM page comparison and CoW copy, as they treat PG_mte_tagged at v6.9
+SRC_MEMCMP = Source(
+    "arch/arm64/kernel/mte.c", "memcmp_pages",
+    via="identical contents with either page tagged (and system_supports_mte) give a non-zero "
+        "result unless both are the same page; read in full as quoted in a 2025 linux-mm "
+        "thread (comment already naming __set_ptes, the v6.9 contpte rename) and checked "
+        "against the v6.9-cycle rename diff and an older full copy of mte.c")
+SRC_COPY_HIGHPAGE = Source(
+    "arch/arm64/mm/copypage.c", "copy_highpage",
+    via="copypage.c blob a7bb20055ce0 (2023 kasan fix onward, the base of the 2024 hugetlb-MTE "
+        "diff): a tagged source has its tags copied and the copy marked PG_mte_tagged; "
+        "copy_user_highpage calls it; arm64 defines no copy_mc_to_kernel at v6.9, so "
+        "mm/memory.c:__wp_page_copy_user's copy_mc_user_highpage falls back to "
+        "copy_user_highpage (include/linux/highmem.h)")
 SRC_PGT_UNMAP = _pgt("kvm_pgtable_stage2_unmap")
 SRC_VISIT = _pgt("__kvm_pgtable_visit")
 SRC_UNMAP_WALKER = _pgt("stage2_unmap_walker")
@@ -149,6 +170,7 @@ class Model(RadixViews, ArchModel):
                          SRC_LEAF_OK, SRC_NEEDS_UPDATE, SRC_BREAK, SRC_MAKE),
     }
     chain = (SRC_SET_SPTE, SRC_MAP, SRC_MAP_LEAF, SRC_TRY_LEAF)
+    host_arch = HostArch(compare_refuses_tagged=SRC_MEMCMP, copy_keeps_tags=SRC_COPY_HIGHPAGE)
     findings = (
         "On arm64, kvm_set_spte_gfn calls kvm_pgtable_stage2_map with read-only permission "
         "and no memory cache, so where the unmap left the last-level table in place it "
@@ -162,7 +184,6 @@ class Model(RadixViews, ArchModel):
         self.pt = RadixTable(GEOMETRY, counted=True, free_policy=self.free_policy)
         self.pgt_present = True          # kvm->arch.mmu.pgt, set up at VM creation
         self.memcache = MemoryCache(0)   # vcpu->arch.mmu_page_cache, kept across faults
-        self.mte_tagged: set[int] = set()  # pfns whose page has PG_mte_tagged
         self.fwb = self.options.get("fwb", False)
         self.tlbi_range = self.options.get("tlbi_range", False)
         self.dic = self.options.get("dic", False)
@@ -236,9 +257,9 @@ class Model(RadixViews, ArchModel):
             return False
         return writable
 
-    def _sanitise_mte(self, pfn: int, pages: int) -> None:
+    def _sanitise_mte(self, host: HostMM, pfn: int, pages: int) -> None:
         """sanitise_mte_tags: clear tags and mark PG_mte_tagged on each untagged page."""
-        self.mte_tagged.update(range(pfn, pfn + pages))
+        host.tag(pfn, pages)
         self.step(f"VM has MTE: sanitise tags of pfn [{pfn:#x}, {pfn + pages:#x})", SRC_MTE)
 
     def _user_mem_abort(self, slot: Memslot, gfn: int, host: HostMM, write: bool,
@@ -253,7 +274,7 @@ class Model(RadixViews, ArchModel):
         base_gfn, pfn = gfn - gfn % pages, host.pte(hva).pfn
         pfn -= pfn % pages
         if self.options.get("mte") and not is_perm:
-            self._sanitise_mte(pfn, pages)
+            self._sanitise_mte(host, pfn, pages)
         if is_perm and pages == perm_granule:
             self._relax_perms(base_gfn, writable)
             return FaultResult(pages, why, src)
@@ -482,7 +503,7 @@ class Model(RadixViews, ArchModel):
             return False
         if rng.end - rng.start != 1:
             self.trace.warn("kvm_set_spte_gfn on more than one gfn", SRC_SET_SPTE)
-        if self.options.get("mte") and pfn not in self.mte_tagged:
+        if self.options.get("mte") and not rng.pte.tagged:
             self.step("VM has MTE and the new page is not PG_mte_tagged: return false "
                       "before mapping", SRC_SET_SPTE)
             return False

@@ -93,6 +93,8 @@ def build_state(run: Run, slot: Memslot) -> None:
     if sc.neighbours:
         fault(run, slot, (TARGET_GFN - TARGET_GFN % size) + size)
     check_host_page(run, slot)
+    if not run.na:
+        check_comparison(run, slot)
 
 
 SRC_WP_PAGE = Source("mm/memory.c", "do_wp_page",
@@ -109,6 +111,24 @@ def check_host_page(run: Run, slot: Memslot) -> None:
                       f"(pfn {old.pfn:#x} -> private copy {new.pfn:#x}: {why}), so the "
                       f"{run.scenario.trigger} trigger's starting page no longer exists")
             run.na_source = SRC_WP_PAGE
+
+
+def check_comparison(run: Run, slot: Memslot) -> None:
+    """A trigger that runs only for a page the mm found identical to another (KSM) cannot
+    start where the architecture's page comparison refuses the page at the gfn's hva."""
+    trig = triggers.TRIGGERS[run.scenario.trigger]
+    if trig.after_compare is None:
+        return
+    pfn = run.host.pte(slot.gfn_to_hva(TARGET_GFN)).pfn
+    refused = run.host.compare_refuses(pfn)
+    if refused is None:
+        return
+    run.trace.step("mm", f"{trig.name} runs only after KSM's comparisons matched the page",
+                   trig.after_compare)
+    run.na = (f"the host page at gfn {TARGET_GFN:#x} (pfn {pfn:#x}) is tagged and "
+              f"{refused.function} reports a tagged page as different from every other "
+              f"page, so KSM never matches it and never reaches {trig.source.function}")
+    run.na_source = refused
 
 
 def execute(run: Run, slot: Memslot) -> None:
@@ -157,7 +177,7 @@ def start(sc: Scenario, model: type[ArchModel]) -> Run:
     arch = model(trace, {"mte": sc.mte})
     slot = make_slot(sc)
     host = HostMM(BASE_HVA, NPAGES, BASE_PFN, thp=sc.state == "mapped-huge",
-                  pte=triggers.initial_pte(sc.trigger, 0))
+                  pte=triggers.initial_pte(sc.trigger, 0), arch=model.host_arch)
     return Run(sc, arch, Kvm(arch, [slot], trace), host, trace)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kvmspte.pagetable import PAGE_SHIFT
+from kvmspte.source import Source
 
 PAGE_SIZE = 1 << PAGE_SHIFT
 PMD_PAGES = 512
@@ -28,12 +29,17 @@ class HostPte:
     special: str = ""
     #: VM_WRITE of the VMA that maps it (a read-only PTE in a writable VMA is CoW)
     vma_write: bool = True
+    #: the mapped page's memory-tag flag (arm64 PG_mte_tagged) when the PTE is handed on,
+    #: e.g. as range->arg.pte; only architectures with tagged memory ever set it
+    tagged: bool = False
 
     def to_dict(self) -> dict:
         out = {"pfn": hex(self.pfn), "present": self.present, "write": self.write,
                "dirty": self.dirty, "young": self.young, "exec": self.exec}
         if self.special:
             out["special"] = self.special
+        if self.tagged:
+            out["tagged"] = True
         return out
 
     def wrprotect(self) -> "HostPte":
@@ -43,11 +49,29 @@ class HostPte:
         return replace(self, dirty=False)
 
 
+@dataclass(frozen=True, slots=True)
+class HostArch:
+    """What an architecture's primary-MM code does with per-page memory tags, for the
+    generic host model and the triggers to consult (each property is the Source it was
+    read from, or None where the architecture does nothing of the kind)."""
+
+    #: the page comparison KSM uses (memcmp_pages) reports two pages as different whenever
+    #: either is tagged, so KSM never finds a tagged page identical to another
+    compare_refuses_tagged: Source | None = None
+    #: copying a page for a CoW fault (copy_user_highpage) copies a tagged page's tags
+    #: and marks the copy tagged
+    copy_keeps_tags: Source | None = None
+
+
 class HostMM:
-    """hva -> host PTE for a guest-RAM mapping, 4 KiB or PMD-mapped (THP)."""
+    """hva -> host PTE for a guest-RAM mapping, 4 KiB or PMD-mapped (THP), plus the
+    per-page tag flag of the pages (pfns) the host holds."""
 
     def __init__(self, base_hva: int, npages: int, base_pfn: int, *, thp: bool,
-                 pte: HostPte | None = None) -> None:
+                 pte: HostPte | None = None, arch: HostArch | None = None) -> None:
+        self.arch = arch or HostArch()
+        #: pfns whose page carries the architecture's tag flag (arm64: PG_mte_tagged)
+        self.tagged: set[int] = set()
         self.base_hva = base_hva
         self.npages = npages
         self.base_pfn = base_pfn
@@ -88,6 +112,27 @@ class HostMM:
         self.set_pte(hva, new)
         self.replaced.append((hva, old, new, why))
         return new
+
+    def tag(self, pfn: int, pages: int = 1) -> None:
+        """Mark pages tagged (their tags initialised), as an arch fault path does."""
+        self.tagged.update(range(pfn, pfn + pages))
+
+    def is_tagged(self, pfn: int) -> bool:
+        return pfn in self.tagged
+
+    def copy_page(self, src: int, dst: int) -> bool:
+        """Copy page src into the fresh page dst for a CoW fault; the copy is tagged when
+        the architecture copies tags and src is tagged.  Returns whether dst is tagged."""
+        if self.arch.copy_keeps_tags is not None and self.is_tagged(src):
+            self.tag(dst)
+        return self.is_tagged(dst)
+
+    def compare_refuses(self, pfn: int) -> Source | None:
+        """Where the architecture's page comparison refuses this page (it is tagged and
+        the comparison reports tagged pages as different), the Source saying so."""
+        if self.is_tagged(pfn):
+            return self.arch.compare_refuses_tagged
+        return None
 
     def split_pmd(self, hva: int) -> None:
         self.pmd_mapped.discard(hva & ~(PMD_SIZE - 1))

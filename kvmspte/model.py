@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from kvmspte.host import HostMM
+from kvmspte.host import HostArch, HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.pagetable import Leaf, RadixTable
 from kvmspte.source import DEFAULT_RELEASE, Source
@@ -67,6 +67,9 @@ class ArchModel:
     #: where the arch selects HAVE_KVM_READONLY_MEM (its KVM Kconfig); None: it does not,
     #: so KVM_MEM_READONLY memslots cannot be created
     readonly_mem: ClassVar[Source | None] = None
+    #: the architecture's primary-MM behaviour around memory tags (page comparison,
+    #: CoW copies) that the generic host model and triggers consult; none by default
+    host_arch: ClassVar[HostArch] = HostArch()
 
     def __init__(self, trace: Trace, options: dict[str, bool] | None = None) -> None:
         self.trace = trace
@@ -117,6 +120,9 @@ class ArchModel:
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
             "free_policy": cls.free_policy,
+            "host_mm": {name: src.to_dict() for name, src in (
+                ("compare_refuses_tagged", cls.host_arch.compare_refuses_tagged),
+                ("copy_keeps_tags", cls.host_arch.copy_keeps_tags)) if src is not None},
         }
 
 

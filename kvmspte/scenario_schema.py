@@ -34,8 +34,9 @@ class MemslotFlags(_Strict):
 
 
 class Options(_Strict):
-    mte: bool = Field(False, description="arm64 only: the VM has MTE and the new page is "
-                                         "untagged")
+    mte: bool = Field(False, description="the VM has MTE (arm64 only): the guest's faults "
+                                         "tag the pages they map; other architectures "
+                                         "ignore it")
 
 
 class ScenarioDoc(_Strict):

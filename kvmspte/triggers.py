@@ -23,6 +23,16 @@ SRC_COW = Source("mm/memory.c", "wp_page_copy")
 SRC_UPROBE = Source("kernel/events/uprobes.c", "__replace_page")
 SRC_MIGRATE_INSERT = Source("mm/migrate_device.c", "migrate_vma_insert_page")
 SRC_MIGRATE_PAGES = Source("mm/migrate_device.c", "migrate_vma_pages")
+#: KSM reaches write_protect_page and replace_page only for a page its comparisons matched
+SRC_KSM_COMPARE = Source(
+    "mm/ksm.c", "cmp_and_merge_page",
+    via="stable_tree_search and unstable_tree_search_insert walk their trees by memcmp_pages "
+        "and hand a page to try_to_merge_with_ksm_page / try_to_merge_two_pages only on a 0 "
+        "result; try_to_merge_one_page then write-protects before pages_identical and "
+        "replace_page. The one path without a prior comparison, the ksm_use_zero_pages "
+        "zero-page merge, is off by default and not modelled. Read in a v6.3-v6.6 full copy "
+        "of mm/ksm.c; try_to_merge_one_page's v6.9 order as the base of the v6.10-cycle "
+        "write_protect_page folio conversion diff")
 SRC_WRAP = Source("mm/ksm.c", "write_protect_page", release="v3.6",
                   via="before 6bdb913f0a70 (v3.7) set_pte_at_notify had no surrounding "
                       "invalidate_range_start/end")
@@ -56,6 +66,9 @@ class Trigger:
     expand: Callable[[HostMM, int], list[Event]]
     #: how this caller reaches __split_huge_pmd when a THP PMD maps the page
     split_via: str = ""
+    #: the caller runs only for a page the mm first found identical to another one (KSM's
+    #: comparisons); None for callers that compare nothing
+    after_compare: Source | None = None
 
 
 def _one_page(hva: int) -> tuple[int, int]:
@@ -83,14 +96,16 @@ def _replace(src: Source, hva: int, new: HostPte, what: str) -> list[Event]:
 
 def ksm_write_protect(host: HostMM, hva: int) -> list[Event]:
     old = host.pte(hva)
-    new = old.wrprotect().mkclean()
+    # the same page, so the same tag state
+    new = replace(old.wrprotect().mkclean(), tagged=host.is_tagged(old.pfn))
     return _wrap(SRC_KSM_WP, hva,
                  _replace(SRC_KSM_WP, hva, new, "the same page, write-protected and clean"))
 
 
 def ksm_replace_page(host: HostMM, hva: int) -> list[Event]:
     # mk_pte(kpage, vma->vm_page_prot): a private mapping's vm_page_prot has no write
-    # permission, and nothing here marks the entry young or dirty.
+    # permission, and nothing here marks the entry young or dirty.  The KSM page is not
+    # tagged: a merge happens only where the comparison accepted both pages.
     new = HostPte(pfn=KSM_PFN, write=False, dirty=False, young=False, special="ksm")
     return _wrap(SRC_KSM_REPLACE, hva,
                  _replace(SRC_KSM_REPLACE, hva, new, "the KSM page, read-only"))
@@ -98,9 +113,16 @@ def ksm_replace_page(host: HostMM, hva: int) -> list[Event]:
 
 def cow(host: HostMM, hva: int) -> list[Event]:
     # mk_pte of the new page, made young (pte_sw_mkyoung) and dirty, and writable
-    # because the VMA is (maybe_mkwrite).
-    new = HostPte(pfn=COW_PFN, write=True, dirty=True, young=True)
-    return _wrap(SRC_COW, hva, _replace(SRC_COW, hva, new, "a new page, writable and dirty"))
+    # because the VMA is (maybe_mkwrite).  The copy is made before the invalidation
+    # (__wp_page_copy_user); it is tagged where the architecture copies tags.
+    old = host.pte(hva)
+    tagged = host.copy_page(old.pfn, COW_PFN)
+    new = HostPte(pfn=COW_PFN, write=True, dirty=True, young=True, tagged=tagged)
+    copy = [Event(MM, f"__wp_page_copy_user -> copy_user_highpage: pfn {old.pfn:#x} is "
+                      f"tagged, so the copy {COW_PFN:#x} gets its tags and is marked tagged",
+                  host.arch.copy_keeps_tags, hva)] if tagged else []
+    return copy + _wrap(SRC_COW, hva,
+                        _replace(SRC_COW, hva, new, "a new page, writable and dirty"))
 
 
 def uprobe(host: HostMM, hva: int) -> list[Event]:
@@ -129,9 +151,9 @@ def _anon(write: bool = True) -> HostPte:
 
 TRIGGERS: dict[str, Trigger] = {t.name: t for t in (
     Trigger("ksm-write-protect", "KSM write-protects a page before merging it", SRC_KSM_WP,
-            _anon(), ksm_write_protect, _KSM_SPLIT),
+            _anon(), ksm_write_protect, _KSM_SPLIT, SRC_KSM_COMPARE),
     Trigger("ksm-replace-page", "KSM replaces a page by the shared KSM page", SRC_KSM_REPLACE,
-            _anon(), ksm_replace_page, _KSM_SPLIT),
+            _anon(), ksm_replace_page, _KSM_SPLIT, SRC_KSM_COMPARE),
     Trigger("cow", "a write fault copies a shared page (wp_page_copy)", SRC_COW,
             HostPte(pfn=0, write=False, dirty=False, young=True), cow,
             "do_huge_pmd_wp_page splits the shared PMD and falls back to the PTE fault"),

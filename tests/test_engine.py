@@ -83,3 +83,23 @@ def test_read_only_memslots_exist_only_where_the_arch_selects_them(arch_id):
     else:
         assert model.readonly_mem.file == f"arch/{model.family}/kvm/Kconfig"
         assert "HAVE_KVM_READONLY_MEM" not in res.reason
+
+
+def test_only_arm64_declares_mte_page_rules_and_others_ignore_the_option():
+    """The mte option reaches every model, but only arm64 tags pages (mmu.c:sanitise_mte_tags)
+    and declares memcmp_pages / copy_highpage (arch/arm64/kernel/mte.c, mm/copypage.c
+    @ v6.9); every other model gives the same result with and without it."""
+    from kvmspte.scenario import catalogue
+
+    cat = catalogue()
+    pairs = [("ksm-merge-mte", "ksm-merge"), ("ksm-merge-mte-unmapped", "ksm-merge-unmapped"),
+             ("cow-4k-mte", "cow-4k")]
+    for arch_id, model in models().items():
+        declared = model.describe()["host_mm"]
+        assert bool(declared) is (arch_id == "arm64"), arch_id
+        if arch_id == "arm64":
+            continue
+        for mte, plain in pairs:
+            a, b = run(cat[mte], model), run(cat[plain], model)
+            assert (a.verdict, a.reached_arch_hook, a.flush, a.diff) == \
+                (b.verdict, b.reached_arch_hook, b.flush, b.diff), (arch_id, mte)

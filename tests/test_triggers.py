@@ -58,3 +58,46 @@ def test_migrate_device_zero_starts_from_the_shared_zero_page():
     h = host(trigger="migrate-device-zero")
     assert h.pte(HVA).pfn == t.ZERO_PFN == h.pte(HVA + 4096).pfn
     assert h.pte(HVA).special == "zero" and not h.pte(HVA).write
+
+
+# -- memory tags: generic host behaviour, driven by what the architecture declares -----------
+from kvmspte.host import HostArch  # noqa: E402
+from kvmspte.source import Source  # noqa: E402
+
+COPIES = HostArch(copy_keeps_tags=Source("arch/x/mm/copypage.c", "copy_highpage"),
+                  compare_refuses_tagged=Source("arch/x/kernel/mte.c", "memcmp_pages"))
+
+
+def tagged_host(arch):
+    h = HostMM(0x7F0000000000, 0x1000, 0x80000, thp=False, pte=t.initial_pte("cow", 0),
+               arch=arch)
+    h.tag(0x80210)
+    return h
+
+
+def test_cow_copy_is_tagged_only_where_the_arch_copies_tags():
+    """mm/memory.c:__wp_page_copy_user copies the page before the invalidation; with an
+    arch whose copy_user_highpage copies tags (arm64 copypage.c:copy_highpage) the new
+    page is tagged and the copy is an event citing the arch's copy; otherwise not."""
+    ev = t.expand("cow", tagged_host(COPIES), HVA)
+    assert ev[0].kind == t.MM and ev[0].source.function == "copy_highpage"
+    assert next(e.pte for e in ev if e.kind == t.CHANGE).tagged is True
+    ev = t.expand("cow", tagged_host(HostArch()), HVA)
+    assert kinds(ev) == [t.START, t.MM, t.CHANGE, t.MM, t.END]
+    assert next(e.pte for e in ev if e.kind == t.CHANGE).tagged is False
+
+
+def test_ksm_triggers_declare_that_they_follow_a_comparison():
+    """mm/ksm.c:cmp_and_merge_page: write_protect_page and replace_page run only for a page
+    whose tree search compared equal; CoW, uprobes and device migration compare nothing."""
+    after = {n for n, tr in t.TRIGGERS.items() if tr.after_compare is not None}
+    assert after == {"ksm-write-protect", "ksm-replace-page"}
+    h = tagged_host(COPIES)
+    assert h.compare_refuses(0x80210).function == "memcmp_pages"
+    assert h.compare_refuses(0x80211) is None
+    assert tagged_host(HostArch()).compare_refuses(0x80210) is None
+    # write_protect_page keeps the page, so its tag state
+    h2 = HostMM(0x7F0000000000, 0x1000, 0x80000, thp=False)
+    h2.tag(0x80210)
+    new = next(e.pte for e in t.expand("ksm-write-protect", h2, HVA) if e.kind == t.CHANGE)
+    assert new.tagged is True

@@ -136,10 +136,14 @@ def test_thp_fault_replaces_existing_l3_table_by_block_and_frees_it():
 
 
 def test_mte_fault_tags_the_mapped_pages():
-    """mmu.c:sanitise_mte_tags @ v6.9: a non-permission fault on an MTE VM tags the pages."""
-    m = model(mte=True)
-    m.fault_in(slot(), GFN, host(thp=True), write=True)
-    assert {pfn_of(GFN & ~511), pfn_of((GFN & ~511) + 511)} <= m.mte_tagged
+    """mmu.c:sanitise_mte_tags @ v6.9: a non-permission fault on an MTE VM marks every page
+    it maps PG_mte_tagged (the host page's flag, not the model's)."""
+    m, h = model(mte=True), host(thp=True)
+    m.fault_in(slot(), GFN, h, write=True)
+    assert {pfn_of(GFN & ~511), pfn_of((GFN & ~511) + 511)} <= h.tagged
+    h2 = host()
+    model().fault_in(slot(), GFN, h2, write=True)          # no MTE: nothing tagged
+    assert h2.tagged == set()
 
 
 # --------------------------------------------------------------------------------------
@@ -299,14 +303,29 @@ def test_map_different_pfn_does_break_before_make_with_tlbi():
 
 
 def test_set_spte_mte_untagged_returns_before_mapping():
-    """mmu.c:kvm_set_spte_gfn @ v6.9: kvm_has_mte and !page_mte_tagged -> return false
-    before kvm_pgtable_stage2_map; a tagged (previously faulted) page is mapped."""
+    """mmu.c:kvm_set_spte_gfn @ v6.9 (as deleted by the removal diff): kvm_has_mte and
+    !page_mte_tagged(new page) -> return false before kvm_pgtable_stage2_map; a tagged
+    new page is mapped as without MTE."""
     m = model(mte=True)
     m.fault_in(slot(), GFN + 1, host(), write=True)
     before = m.snapshot()
     assert set_spte(m, GFN, 0xC0000) is False and m.snapshot() == before
-    set_spte(m, GFN, pfn_of(GFN + 1))          # tagged by sanitise_mte_tags
-    assert m.pt.lookup(GFN)[0].pfn == pfn_of(GFN + 1)
+    m.set_spte_gfn(GfnRange(slot(), GFN, GFN + 1, HostPte(pfn=0xD0000, tagged=True)))
+    assert m.pt.lookup(GFN)[0].pfn == 0xD0000
+
+
+def test_host_arch_declares_the_mte_page_rules():
+    """arch/arm64/kernel/mte.c:memcmp_pages and arch/arm64/mm/copypage.c:copy_highpage
+    @ v6.9 are what the generic host model consults for KSM and CoW."""
+    d = Model.describe()["host_mm"]
+    assert d["compare_refuses_tagged"]["function"] == "memcmp_pages"
+    assert d["copy_keeps_tags"]["file"] == "arch/arm64/mm/copypage.c"
+    h = HostMM(HVA_BASE, engine.NPAGES, PFN_BASE, thp=False, arch=Model.host_arch)
+    h.tag(0x1234)
+    assert h.copy_page(0x1234, 0x5678) is True and h.is_tagged(0x5678)
+    assert h.copy_page(0x9999, 0x7777) is False
+    assert h.compare_refuses(0x1234).function == "memcmp_pages"
+    assert h.compare_refuses(0x9999) is None
 
 
 def test_describe_and_hooks():
@@ -347,8 +366,12 @@ EXPECTED = {
     "ksm-merge-readonly": ("changes", True, False, 0xC0000),
     # kvm_main.c:kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots
     "ksm-merge-invalid-slot": ("no-op", False, False, None),
-    # mmu.c:kvm_set_spte_gfn: MTE VM, KSM page not PG_mte_tagged -> return false early
-    "ksm-merge-mte": ("no-op", True, False, None),
+    # the guest's fault tagged the page (mmu.c:sanitise_mte_tags); kernel/mte.c:memcmp_pages
+    # refuses tagged pages, so KSM never reaches replace_page (mm/ksm.c:cmp_and_merge_page)
+    "ksm-merge-mte": ("n/a", False, False, None),
+    # never faulted, so untagged and mergeable; mmu.c:kvm_set_spte_gfn: MTE VM and the KSM
+    # page is not PG_mte_tagged -> return false before mapping
+    "ksm-merge-mte-unmapped": ("no-op", True, False, None),
     # kvm_main.c:kvm_mmu_notifier_change_pte: mmu_invalidate_in_progress == 0 -> return
     "ksm-merge-unwrapped": ("no-op", False, False, None),
     # same pfn, but the unmap zeroed the entry: try_leaf installs R-only (stage2_pte_needs_update
@@ -358,6 +381,9 @@ EXPECTED = {
     # new COW page is writable on the host, yet prot is R only (mmu.c:kvm_set_spte_gfn)
     "cow-4k": ("changes", True, False, 0xD0000),
     "cow-4k-alone": ("no-op", True, False, None),
+    # the copy of a tagged page is tagged (mm/copypage.c:copy_highpage), so kvm_set_spte_gfn's
+    # MTE check passes and the page is installed as in cow-4k
+    "cow-4k-mte": ("changes", True, False, 0xD0000),
     "cow-huge": ("no-op", True, False, None),
     "cow-unmapped": ("changes", True, False, 0xD0000),
     "cow-dirty-log": ("changes", True, False, 0xD0000),
@@ -385,7 +411,9 @@ def test_builtin_scenario(name):
     res = engine.run(scenario.catalogue()[name], Model)
     assert res.verdict == verdict, res.reason
     if verdict == "n/a":
-        assert "logging_active" in res.reason
+        expect = {"huge-dirty-log": ("logging_active", "user_mem_abort"),
+                  "ksm-merge-mte": ("tagged", "memcmp_pages")}[name]
+        assert expect[0] in res.reason and res.reason_source.function == expect[1]
         return
     assert res.reached_arch_hook is hook
     assert res.flush is flush
@@ -397,3 +425,56 @@ def test_builtin_scenario(name):
         assert {c.key for c in res.diff} == {TARGET_LEAF, table}
     else:
         assert res.before == res.after
+
+
+# --------------------------------------------------------------------------------------
+# MTE: the three catalogue cells, each from the v6.9 source
+# --------------------------------------------------------------------------------------
+
+def test_mte_ksm_merge_of_a_mapped_page_cannot_happen():
+    """(a) mmu.c:user_mem_abort -> sanitise_mte_tags tags every page an MTE guest faults in;
+    kernel/mte.c:memcmp_pages makes identical pages compare different when either is
+    PG_mte_tagged; mm/ksm.c:cmp_and_merge_page reaches try_to_merge_one_page (and so
+    write_protect_page and replace_page) only after a tree search found a 0 comparison.
+    So the starting state of a KSM merge of a guest-mapped page does not exist: n/a, and
+    the reason cites memcmp_pages."""
+    res = engine.run(scenario.catalogue()["ksm-merge-mte"], Model)
+    assert res.verdict == "n/a" and res.reached_arch_hook is False
+    assert res.reason_source.file == "arch/arm64/kernel/mte.c"
+    assert "replace_page" in res.reason
+    assert any(s.source.function == "cmp_and_merge_page" for s in res.trace)
+
+
+def test_mte_ksm_write_protect_of_a_mapped_page_cannot_happen_either():
+    """mm/ksm.c:cmp_and_merge_page: write_protect_page also sits behind the comparison
+    (try_to_merge_one_page is reached only after a match; the ksm_use_zero_pages path,
+    off by default, is not modelled)."""
+    sc = scenario.Scenario(name="wp-mte", description="", trigger="ksm-write-protect",
+                           mte=True)
+    res = engine.run(sc, Model)
+    assert res.verdict == "n/a" and "write_protect_page" in res.reason
+
+
+def test_mte_ksm_merge_of_a_never_mapped_page_reaches_the_early_return():
+    """(b) no fault tagged the page, so memcmp_pages compares contents and KSM merges it;
+    mmu.c:kvm_set_spte_gfn returns false before kvm_pgtable_stage2_map because the KSM
+    page is not PG_mte_tagged: no-op with the hook reached (without MTE the same state
+    gives "changes", see ksm-merge-unmapped)."""
+    res = engine.run(scenario.catalogue()["ksm-merge-mte-unmapped"], Model)
+    assert (res.verdict, res.reached_arch_hook, res.flush) == ("no-op", True, False)
+    assert "not PG_mte_tagged" in res.reason
+    assert res.reason_source.function == "kvm_set_spte_gfn"
+    plain = engine.run(scenario.catalogue()["ksm-merge-unmapped"], Model)
+    assert plain.verdict == "changes"
+
+
+def test_mte_cow_of_a_mapped_page_installs_the_tagged_copy():
+    """(c) mm/memory.c:__wp_page_copy_user -> copy_user_highpage -> arm64/mm/copypage.c:
+    copy_highpage copies a tagged page's tags and marks the copy PG_mte_tagged, so
+    mmu.c:kvm_set_spte_gfn does not return early and installs the read-only page exactly
+    as without MTE (cow-4k)."""
+    res = engine.run(scenario.catalogue()["cow-4k-mte"], Model)
+    plain = engine.run(scenario.catalogue()["cow-4k"], Model)
+    assert res.verdict == "changes" and res.diff == plain.diff
+    assert any(s.source is not None and s.source.function == "copy_highpage"
+               for s in res.trace)

@@ -288,9 +288,11 @@ CHANGES = {
     "ksm-merge": KSM, "ksm-merge-alone": KSM, "ksm-merge-unmapped": KSM,
     "ksm-merge-dirty-log": KSM,      # mkclean: already clean
     "ksm-merge-readonly": KSM,       # wrprotect: already read-only
-    "ksm-merge-mte": KSM,            # MIPS has no MTE
+    "ksm-merge-mte": KSM,            # MIPS has no MTE: the option changes nothing
+    "ksm-merge-mte-unmapped": KSM,
     "ksm-wrprotect": WRPROTECT, "ksm-wrprotect-dirty-log": WRPROTECT,
     "cow-4k": COW_LEAF, "cow-4k-alone": COW_LEAF, "cow-unmapped": COW_LEAF,
+    "cow-4k-mte": COW_LEAF,
     "cow-dirty-log": COW_CLEAN, "cow-readonly": COW_WRPROT,
     "uprobe-4k": UPROBE, "uprobe-alone": UPROBE,
     "migrate-zero": DEVICE, "migrate-zero-unmapped": DEVICE,

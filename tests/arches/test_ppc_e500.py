@@ -121,7 +121,7 @@ NA_READONLY = {"ksm-merge-readonly", "cow-readonly"}
 # kvmppc_e500_shadow_map looks the pfn up for write (gfn_to_pfn_memslot): the CoW or zero
 # page at the gfn is replaced by a private copy before it is mapped, so the trigger's page
 # no longer exists; a uprobe's text VMA has no VM_WRITE and the lookup fails.
-NA_WRITE = {"cow-4k", "cow-4k-alone", "cow-dirty-log", "cow-unwrapped",
+NA_WRITE = {"cow-4k", "cow-4k-alone", "cow-dirty-log", "cow-unwrapped", "cow-4k-mte",
             "uprobe-4k", "uprobe-alone", "migrate-zero"}
 # kvm_main.c: change_pte returns when mmu_invalidate_in_progress is 0 (unwrapped);
 # kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots

@@ -196,7 +196,8 @@ def test_describe_and_hooks():
 # kvm_unmap_rmapp finds the rmap not PRESENT: no change, no tlbie, returns false.
 HOOK_NOOP = [
     "ksm-merge", "ksm-merge-alone", "ksm-merge-unmapped", "ksm-merge-unmapped-alone",
-    "ksm-merge-dirty-log", "ksm-merge-mte", "ksm-wrprotect",
+    "ksm-merge-dirty-log", "ksm-merge-mte", "ksm-merge-mte-unmapped", "cow-4k-mte",
+    "ksm-wrprotect",
     "ksm-wrprotect-dirty-log", "cow-4k", "cow-4k-alone", "cow-unmapped", "cow-dirty-log",
     "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
 ]

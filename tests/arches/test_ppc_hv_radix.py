@@ -239,7 +239,8 @@ def test_describe_and_hooks():
 HOOK_NOOP = [
     "ksm-merge", "ksm-merge-alone", "ksm-merge-huge", "ksm-merge-huge-alone",
     "ksm-merge-unmapped", "ksm-merge-unmapped-alone", "ksm-merge-dirty-log",
-    "ksm-merge-mte", "ksm-wrprotect", "ksm-wrprotect-dirty-log",
+    "ksm-merge-mte", "ksm-merge-mte-unmapped", "cow-4k-mte",
+    "ksm-wrprotect", "ksm-wrprotect-dirty-log",
     "cow-4k", "cow-4k-alone", "cow-huge", "cow-unmapped", "cow-dirty-log",
     "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
 ]

@@ -194,6 +194,7 @@ def test_deeper_modes_give_the_same_outcomes(levels):
 CHANGES = {  # scenario -> pfn of the installed leaf (pte_pfn of the new host PTE)
     "ksm-merge": 0xC0000, "ksm-merge-alone": 0xC0000, "ksm-merge-unmapped": 0xC0000,
     "ksm-merge-dirty-log": 0xC0000, "ksm-merge-readonly": 0xC0000, "ksm-merge-mte": 0xC0000,
+    "ksm-merge-mte-unmapped": 0xC0000, "cow-4k-mte": 0xD0000,   # the mte option is arm64's
     "ksm-wrprotect": 0x80210, "ksm-wrprotect-dirty-log": 0x80210,
     "cow-4k": 0xD0000, "cow-4k-alone": 0xD0000, "cow-unmapped": 0xD0000,
     "cow-dirty-log": 0xD0000, "cow-readonly": 0xD0000,
