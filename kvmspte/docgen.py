@@ -95,7 +95,10 @@ def arch_page(model, results: list) -> str:
     cited = sorted({(s.file, s.function, s.release, s.via) for _, r in results
                     for st in r.trace if (s := st.source)} |
                    {(s.file, s.function, s.release, s.via) for v in model.hooks.values()
-                    for s in v})
+                    for s in v} |
+                   {(s.file, s.function, s.release, s.via) for s in (
+                       model.host_arch.compare_refuses_tagged, model.host_arch.copy_keeps_tags)
+                    if s is not None})
     return "\n".join([
         f"# `{model.id}`: {model.title}",
         "",

@@ -27,6 +27,10 @@ def render_arches(models, fmt: str) -> str:
             for s in sources:
                 via = f"  [{s['via']}]" if s.get("via") else ""
                 out.append(f"    {hook:<16} {s['file']}:{s['function']} @ {s['release']}{via}")
+        for rule, s in r.get("host_mm", {}).items():
+            via = f"  [{s['via']}]" if s.get("via") else ""
+            out.append(f"    host mm: {rule:<22} {s['file']}:{s['function']} @ {s['release']}"
+                       f"{via}")
         for finding in r["findings"]:
             out.append(f"    finding: {finding}")
         out.append("")
