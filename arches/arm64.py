@@ -179,8 +179,8 @@ class Model(RadixViews, ArchModel):
         "arch/arm64/kvm/hyp/pgtable.c:stage2_map_walker_try_leaf @ v6.9).",
     )
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(GEOMETRY, counted=True, free_policy=self.free_policy)
         self.pgt_present = True          # kvm->arch.mmu.pgt, set up at VM creation
         self.memcache = MemoryCache(0)   # vcpu->arch.mmu_page_cache, kept across faults

@@ -166,8 +166,8 @@ class Model(RadixViews, ArchModel):
     }
     chain = (SRC_SET_SPTE_GFN, SRC_POPULATE)
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         levels = self.PGTABLE_LEVELS
         self.pt = RadixTable(Geometry(levels, level_names(levels)),
                              free_policy=self.free_policy)

@@ -241,8 +241,8 @@ class Model(RadixViews, ArchModel):
         "kvm_mips_walk_pgd @ v6.9).",
     )
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(GEOMETRY, free_policy=self.free_policy)
         #: vcpu->arch.mmu_page_cache, kept across faults
         self.cache = MemoryCache(0)

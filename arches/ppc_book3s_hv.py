@@ -74,8 +74,8 @@ class HvModel(ArchModel):
     #: the per-gfn unmap function kvm_unmap_gfn_range_hv / kvm_set_spte_gfn_hv call
     unmap_fn: ClassVar[str]
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.dirty = DirtyBitmap()
 
     def unmap_gfn(self, slot: Memslot, gfn: int) -> bool:

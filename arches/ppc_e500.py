@@ -145,8 +145,8 @@ class Model(ArchModel):
         "<20240405115815.3226315-2-pbonzini@redhat.com>).",
     )
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.vcpu = VcpuE500(0)
 
     # -- fault ----------------------------------------------------------------------

@@ -151,8 +151,8 @@ class Model(hv.HvModel):
     }
     chain = (hv.SRC_SET_SPTE_GFN, hv.SRC_SET_SPTE_HV, SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE)
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.hpt = Hpt()
 
     # -- fault ----------------------------------------------------------------------

@@ -100,8 +100,8 @@ class Model(RadixViews, hv.HvModel):
     }
     chain = (hv.SRC_SET_SPTE_GFN, hv.SRC_SET_SPTE_HV, SRC_UNMAP_RADIX, SRC_UNMAP_PTE)
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(GEOMETRY, free_policy=self.free_policy)
         #: kvm->stat.num_2M_pages
         self.num_2m = 0

@@ -181,8 +181,8 @@ class Model(ArchModel):
              SRC_HOST_INVALIDATE)
     findings = ()
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.hpt = HostHpt()
         self.vcpus = [VcpuCache(i) for i in range(NR_VCPUS)]
 

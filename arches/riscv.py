@@ -111,8 +111,8 @@ class Model(RadixViews, ArchModel):
         "(arch/riscv/kvm/mmu.c:kvm_set_spte_gfn @ v6.9).",
     )
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(Geometry(self.PGD_LEVELS, level_names(self.PGD_LEVELS)),
                              free_policy=self.free_policy)
         #: kvm->arch.pgd: the root table above exists for the VM's whole life in this model

@@ -48,8 +48,8 @@ class Model(RadixViews, ArchModel):
     }
     chain = (spte.SRC_SET_SPTE_GFN, SRC_HANDLE_RANGE, SRC_SET_PTE_RMAP)
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
         #: (depth, gfn >> (9 * depth)) -> base gfns of the leaf SPTEs on that rmap
         self.rmaps: dict[tuple[int, int], list[int]] = {}

@@ -39,8 +39,8 @@ class Model(RadixViews, ArchModel):
     }
     chain = (spte.SRC_SET_SPTE_GFN, SRC_SET_GFN, SRC_SET)
 
-    def __init__(self, trace, options=None) -> None:
-        super().__init__(trace, options)
+    def __init__(self, trace, options=None, kernel=None) -> None:
+        super().__init__(trace, options, kernel)
         self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
 
     # -- fault ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from kvmspte import triggers
 from kvmspte.host import HostMM
 from kvmspte.kvm import Kvm, Memslot
 from kvmspte.model import ArchModel, CannotExist, FaultResult
+from kvmspte.release import DEFAULT, Release
 from kvmspte.report import Result, diff_snapshots
 from kvmspte.scenario import Scenario
 from kvmspte.source import Source
@@ -172,19 +173,20 @@ def check_slot_flags(sc: Scenario, model: type[ArchModel]) -> None:
                           "the arch's Kconfig does not select HAVE_KVM_READONLY_MEM", SRC_FLAGS)
 
 
-def start(sc: Scenario, model: type[ArchModel]) -> Run:
+def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT) -> Run:
     trace = Trace()
-    arch = model(trace, {"mte": sc.mte})
+    arch = model(trace, {"mte": sc.mte}, kernel)
     slot = make_slot(sc)
     host = HostMM(BASE_HVA, NPAGES, BASE_PFN, thp=sc.state == "mapped-huge",
                   pte=triggers.initial_pte(sc.trigger, 0), arch=model.host_arch)
     return Run(sc, arch, Kvm(arch, [slot], trace), host, trace)
 
 
-def run(sc: Scenario, model: type[ArchModel], *, views: bool = False) -> Result:
-    """Run one scenario on one model; ``views`` also records the gfn's walk after every
-    phase (for explain)."""
-    r = start(sc, model)
+def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
+        kernel: Release = DEFAULT) -> Result:
+    """Run one scenario on one model at ``kernel``; ``views`` also records the gfn's walk
+    after every phase (for explain)."""
+    r = start(sc, model, kernel)
     r.views = views
     slot = r.kvm.memslots[0]
     try:

@@ -14,6 +14,7 @@ from typing import ClassVar
 from kvmspte.host import HostArch, HostMM
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.pagetable import Leaf, RadixTable
+from kvmspte.release import DEFAULT, Release, Switch, Switches
 from kvmspte.source import DEFAULT_RELEASE, Source
 from kvmspte.trace import Trace
 
@@ -71,10 +72,23 @@ class ArchModel:
     #: CoW copies) that the generic host model and triggers consult; none by default
     host_arch: ClassVar[HostArch] = HostArch()
 
-    def __init__(self, trace: Trace, options: dict[str, bool] | None = None) -> None:
+    #: the first release at which .change_pte() reaches this model's code, with where that
+    #: was read; None: the model claims only its pinned ``release`` and runs unchanged
+    arrived: ClassVar[Switch | None] = None
+    #: the switch points inside this model's code paths (``kvmspte.release``)
+    switches: ClassVar[Switches] = Switches()
+
+    def __init__(self, trace: Trace, options: dict[str, bool] | None = None,
+                 kernel: Release | None = None) -> None:
         self.trace = trace
+        #: the kernel release being modelled; code paths ask ``self.since(name)``
+        self.kernel = kernel or DEFAULT
         #: the scenario's [options] table (e.g. "mte"); models read what applies to them
         self.options = dict(options or {})
+
+    def since(self, name: str) -> bool:
+        """Whether this model's switch point ``name`` is in the code at ``self.kernel``."""
+        return self.switches.active(name, self.kernel)
 
     # recording helpers for subclasses
     def step(self, text: str, source: Source) -> None:
