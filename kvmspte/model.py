@@ -86,6 +86,12 @@ class ArchModel:
         #: the scenario's [options] table (e.g. "mte"); models read what applies to them
         self.options = dict(options or {})
 
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        """The sources of each hook at ``kernel``; a model whose hooks were other functions
+        in older releases (kvm_set_spte_hva before the 5.13 gfn-range API) overrides this."""
+        return cls.hooks
+
     def since(self, name: str) -> bool:
         """Whether this model's switch point ``name`` is in the code at ``self.kernel``."""
         return self.switches.active(name, self.kernel)
