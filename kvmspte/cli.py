@@ -15,6 +15,7 @@ from kvmspte import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "json", "markdown")
+CHECK_FORMATS = (*FORMATS, "junit", "tap")
 
 
 class InputError(Exception):
@@ -26,6 +27,14 @@ def _format_option(f):
                         show_default=True,
                         help="table for people, json for machines (stable, schema_version 1), "
                              "markdown for mails and docs.")(f)
+
+
+def _check_format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="table",
+                        show_default=True,
+                        help="table for people, json for machines (stable, schema_version 1), "
+                             "markdown for mails and docs, junit (JUnit XML) or tap (TAP "
+                             "version 13) for CI: one test case per checked scenario x arch.")(f)
 
 
 def _color_option(f):
@@ -132,7 +141,7 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
 @click.option("--expect", "expect", metavar="VERDICT",
               help="Assert this verdict (no-op, flush-only, changes, n/a) for every selected "
                    "arch instead of the scenarios' [expect] tables.")
-@_format_option
+@_check_format_option
 @_color_option
 def check(scenarios, arches, expect, fmt, color) -> None:
     """Assert expected verdicts; for CI.

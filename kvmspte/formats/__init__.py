@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 FORMATS = ("table", "json", "markdown")
+#: check only: one test case per checked (scenario, arch) cell
+CI_FORMATS = ("junit", "tap")
 
 
 def render(fmt: str, report, *, color: bool = False, width: int | None = None) -> str:
@@ -10,6 +12,14 @@ def render(fmt: str, report, *, color: bool = False, width: int | None = None) -
         from kvmspte.formats.jsonfmt import render_json
 
         return render_json(report)
+    if fmt == "junit":
+        from kvmspte.formats.ci import render_junit
+
+        return render_junit(report)
+    if fmt == "tap":
+        from kvmspte.formats.ci import render_tap
+
+        return render_tap(report)
     if fmt == "markdown":
         from kvmspte.formats.markdown import render_markdown
 
