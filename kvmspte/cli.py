@@ -191,6 +191,7 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     import re
 
     from kvmspte import matrix as mx
+    from kvmspte.formats.layout import output_width
     from kvmspte.formats.matrixfmt import render_matrix
     from kvmspte.scenario import catalogue
 
@@ -203,7 +204,7 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     if not chosen:
         raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
     m = mx.build(chosen, select_models(arches))
-    emit(render_matrix(m, fmt, color=use_color(color)))
+    emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
     sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
 
 

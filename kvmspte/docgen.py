@@ -271,7 +271,7 @@ def generate() -> tuple[dict[str, str], dict[str, str]]:
         pages[f"scenarios/{sc.name}.md"] = scenario_page(
             sc, [runs[sc.name, mdl.id] for mdl in models])
     default = run_report("compare", [catalogue()["ksm-merge"]], models)
-    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('table', default)}```",
+    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('table', default, width=80)}```",
               "findings": findings_block(models),
               "matrix": render_matrix(m, "markdown").rstrip()}
     return pages, blocks

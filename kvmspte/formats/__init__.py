@@ -24,12 +24,13 @@ def render(fmt: str, report, *, color: bool = False, width: int | None = None) -
         from kvmspte.formats.markdown import render_markdown
 
         return render_markdown(report)
+    from kvmspte.formats.layout import output_width
+
+    width = width or output_width()
     if color:
         from kvmspte.formats.rich_table import render_rich
 
-        import shutil
-
-        return render_rich(report, width=width or shutil.get_terminal_size((100, 24)).columns)
+        return render_rich(report, width=width)
     from kvmspte.formats.text import render_text
 
-    return render_text(report)
+    return render_text(report, width=width)

@@ -36,6 +36,7 @@ def output(args: list[str]) -> str:
     from kvmspte.cli import main
 
     os.environ["NO_COLOR"] = "1"
+    os.environ.pop("COLUMNS", None)  # piped output is laid out for 80 columns
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         try:
