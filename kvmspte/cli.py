@@ -225,6 +225,7 @@ def explain(scenario, arch, fmt, color) -> None:
     import json
 
     from kvmspte import explain as ex
+    from kvmspte.formats.layout import output_width
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
@@ -234,9 +235,9 @@ def explain(scenario, arch, fmt, color) -> None:
     elif fmt == "markdown":
         emit(ex.render_markdown(doc))
     elif use_color(color):
-        emit(ex.render_rich(doc))
+        emit(ex.render_rich(doc, width=output_width()))
     else:
-        emit(ex.render_plain(doc))
+        emit(ex.render_plain(doc, width=output_width()))
 
 
 @cli.command()
@@ -300,6 +301,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     from kvmspte.explore.checker import explore as run_explore
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
+    from kvmspte.formats.layout import output_width
     from kvmspte.scenario import suggest
 
     for name in races:
@@ -309,7 +311,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     chosen = [RACES[n] for n in (races or RACES)]
     outcomes = [run_explore(r, m, max_states=max_states) for r in chosen
                 for m in select_models(arches)]
-    emit(render_explore(outcomes, fmt, timing=fmt == "table"))
+    emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
     bad = any(o.violations for o in outcomes)
     sys.exit(EXIT_FAIL if fail_on_violation and bad else EXIT_OK)
 
