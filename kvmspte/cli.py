@@ -320,19 +320,21 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def arches(fmt: str) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_arches
 
-    emit(render_arches(select_models(()), fmt))
+    emit(render_arches(select_models(()), fmt, width=output_width()))
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def scenarios(fmt: str) -> None:
     """List the built-in scenario catalogue."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_scenarios
     from kvmspte.scenario import catalogue
 
-    emit(render_scenarios(list(catalogue().values()), fmt))
+    emit(render_scenarios(list(catalogue().values()), fmt, width=output_width()))
 
 
 @cli.command()

@@ -25,7 +25,10 @@ COMMANDS = [
     ("explain", "cow-4k", "--arch", "arm64"),
     ("explain", "ksm-merge", "--arch", "ppc-hv-hpt"),
     ("explore",),
+    ("arches",),
+    ("scenarios",),
 ]
+PLAIN_ONLY = ("explore", "arches", "scenarios")   # no rich path
 
 
 @pytest.fixture
@@ -66,8 +69,8 @@ def _joins(ps):
 @pytest.mark.parametrize("rich", [False, True], ids=["plain", "rich"])
 @pytest.mark.parametrize("width", [80, 120, 160])
 def test_every_line_fits_the_width(at, args, rich, width):
-    if rich and args[0] == "explore":
-        pytest.skip("explore has no rich path")
+    if rich and args[0] in PLAIN_ONLY:
+        pytest.skip("plain output only")
     assert widest(at(width, *args, rich=rich)) <= width
 
 
@@ -81,8 +84,8 @@ def test_piped_output_fits_80_and_is_stable(at, args):
 @pytest.mark.parametrize("args", [a for a in COMMANDS if a[0] != "matrix"], ids=" ".join)
 @pytest.mark.parametrize("rich", [False, True], ids=["plain", "rich"])
 def test_no_word_is_broken(at, args, rich):
-    if rich and args[0] == "explore":
-        pytest.skip("explore has no rich path")
+    if rich and args[0] in PLAIN_ONLY:
+        pytest.skip("plain output only")
     wide = at(1000, *args, rich=rich)
     assert unbroken(at(80, *args, rich=rich), wide) == []
 

@@ -94,14 +94,35 @@ def fit(columns: list[list[str]], width: int, gap: int) -> list[int]:
 
 
 def table(headers, rows, width: int, gap: int = 2) -> list[str]:
-    """A plain table in ``width`` columns; cells wrap inside their column."""
+    """A plain table in ``width`` columns; cells wrap inside their column.
+
+    When even the narrowest columns do not fit, the last column leaves the row
+    and is printed under it, indented by four spaces (and if the rest still does
+    not fit, the gaps narrow to one space).
+    """
     grid = [list(headers), *[list(r) for r in rows]]
+    columns = [list(col) for col in zip(*grid)]
+    least = [max(min_width(c) for c in col) for col in columns]
+    if len(columns) > 1 and sum(least) + gap * (len(least) - 1) > width:
+        if sum(least[:-1]) + gap * (len(least) - 2) > width:
+            gap = 1  # the gaps narrow to one space before more leaves the row
+        out = []
+        for lines, row in zip(_rows([r[:-1] for r in grid], width, gap), grid):
+            out += lines + wrap(row[-1], width, "    ")
+        return out
+    return [ln for lines in _rows(grid, width, gap) for ln in lines]
+
+
+def _rows(grid, width: int, gap: int) -> list[list[str]]:
+    """The lines of each row of grid (headers first), laid out in width."""
     widths = fit([list(col) for col in zip(*grid)], width, gap)
     out = []
     for row in grid:
         cells = [wrap(c, w) if len(c) > w else [c] for c, w in zip(row, widths)]
+        lines = []
         for n in range(max(len(c) for c in cells)):
             parts = [(c[n] if n < len(c) else "").ljust(w) for c, w in zip(cells, widths)]
-            out.append((" " * gap).join(parts[:-1] + [cells[-1][n] if n < len(cells[-1])
-                                                      else ""]).rstrip())
+            lines.append((" " * gap).join(parts[:-1] + [cells[-1][n] if n < len(cells[-1])
+                                                        else ""]).rstrip())
+        out.append(lines)
     return out
