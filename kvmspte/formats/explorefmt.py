@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
+from kvmspte.formats.layout import PIPE_WIDTH, can_fit, table, wrap
 from kvmspte.formats.markdown import table as md_table
 
 HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
@@ -80,7 +80,8 @@ def render_explore(outcomes, fmt: str, *, timing: bool = True,
     lines = ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip()
              for r in [HEADERS, *rs]]
     if max(map(len, lines)) > width:
-        lines = _by_race(rs, width)
+        lines = table(HEADERS, rs, width) if can_fit(HEADERS, rs, width) else \
+            _by_race(rs, width)
     lines += counterexamples(outcomes, False, width)
     if timing:
         lines += ["", *wrap(summary(outcomes), width, "", "  ")]
@@ -88,7 +89,7 @@ def render_explore(outcomes, fmt: str, *, timing: bool = True,
 
 
 def _by_race(rs, width: int) -> list[str]:
-    """The table grouped under one line per race, for a width the flat table exceeds."""
+    """The table grouped under one line per race, for a width the flat table cannot fit."""
     out: list[str] = []
     for race in dict.fromkeys(r[0] for r in rs):
         if out:

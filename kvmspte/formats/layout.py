@@ -93,6 +93,12 @@ def fit(columns: list[list[str]], width: int, gap: int) -> list[int]:
     return widths
 
 
+def can_fit(headers, rows, width: int, gap: int = 2) -> bool:
+    """Whether table() can keep every column in the row at this width."""
+    least = [max(min_width(c) for c in col) for col in zip(headers, *rows)]
+    return sum(least) + gap * (len(least) - 1) <= width
+
+
 def table(headers, rows, width: int, gap: int = 2) -> list[str]:
     """A plain table in ``width`` columns; cells wrap inside their column.
 
@@ -101,9 +107,8 @@ def table(headers, rows, width: int, gap: int = 2) -> list[str]:
     not fit, the gaps narrow to one space).
     """
     grid = [list(headers), *[list(r) for r in rows]]
-    columns = [list(col) for col in zip(*grid)]
-    least = [max(min_width(c) for c in col) for col in columns]
-    if len(columns) > 1 and sum(least) + gap * (len(least) - 1) > width:
+    least = [max(min_width(c) for c in col) for col in zip(*grid)]
+    if len(least) > 1 and sum(least) + gap * (len(least) - 1) > width:
         if sum(least[:-1]) + gap * (len(least) - 2) > width:
             gap = 1  # the gaps narrow to one space before more leaves the row
         out = []
