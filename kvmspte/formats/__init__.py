@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 FORMATS = ("table", "json", "markdown")
-#: check only: one test case per checked (scenario, arch) cell
-CI_FORMATS = ("junit", "tap")
+#: for `check` only: one test case per checked (scenario, arch) cell
+CHECK_FORMATS = (*FORMATS, "junit", "tap")
 
 
 def render(fmt: str, report, *, color: bool = False, width: int | None = None) -> str:
