@@ -184,7 +184,9 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     verdict most architectures are expected to give).  A cell is '=' where the
     arch gives that verdict as its [expect] says, the verdict where the arch is
     expected to differ and does, and 'VERDICT!' where the model contradicts the
-    expectation.  Ends with 'N cells, M mismatches'.
+    expectation.  Ends with 'N cells, M mismatches'.  Where the verdict words do
+    not fit the width (COLUMNS, the terminal, or 80 when piped), cells are one
+    letter (N no-op, F flush-only, C changes, - n/a) under staggered arch names.
 
     Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input.
     """
