@@ -15,6 +15,7 @@ from kvmspte import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "json", "markdown")
+CHECK_FORMATS = (*FORMATS, "junit", "tap")
 
 
 class InputError(Exception):
@@ -26,6 +27,14 @@ def _format_option(f):
                         show_default=True,
                         help="table for people, json for machines (stable, schema_version 1), "
                              "markdown for mails and docs.")(f)
+
+
+def _check_format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="table",
+                        show_default=True,
+                        help="table for people, json for machines (stable, schema_version 1), "
+                             "markdown for mails and docs, junit (JUnit XML) or tap (TAP "
+                             "version 13) for CI: one test case per checked scenario x arch.")(f)
 
 
 def _color_option(f):
@@ -132,7 +141,7 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
 @click.option("--expect", "expect", metavar="VERDICT",
               help="Assert this verdict (no-op, flush-only, changes, n/a) for every selected "
                    "arch instead of the scenarios' [expect] tables.")
-@_format_option
+@_check_format_option
 @_color_option
 def check(scenarios, arches, expect, fmt, color) -> None:
     """Assert expected verdicts; for CI.
@@ -175,13 +184,16 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     verdict most architectures are expected to give).  A cell is '=' where the
     arch gives that verdict as its [expect] says, the verdict where the arch is
     expected to differ and does, and 'VERDICT!' where the model contradicts the
-    expectation.  Ends with 'N cells, M mismatches'.
+    expectation.  Ends with 'N cells, M mismatches'.  Where the verdict words do
+    not fit the width (COLUMNS, the terminal, or 80 when piped), cells are one
+    letter (N no-op, F flush-only, C changes, - n/a) under staggered arch names.
 
     Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input.
     """
     import re
 
     from kvmspte import matrix as mx
+    from kvmspte.formats.layout import output_width
     from kvmspte.formats.matrixfmt import render_matrix
     from kvmspte.scenario import catalogue
 
@@ -194,7 +206,7 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     if not chosen:
         raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
     m = mx.build(chosen, select_models(arches))
-    emit(render_matrix(m, fmt, color=use_color(color)))
+    emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
     sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
 
 
@@ -215,6 +227,7 @@ def explain(scenario, arch, fmt, color) -> None:
     import json
 
     from kvmspte import explain as ex
+    from kvmspte.formats.layout import output_width
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
@@ -224,9 +237,9 @@ def explain(scenario, arch, fmt, color) -> None:
     elif fmt == "markdown":
         emit(ex.render_markdown(doc))
     elif use_color(color):
-        emit(ex.render_rich(doc))
+        emit(ex.render_rich(doc, width=output_width()))
     else:
-        emit(ex.render_plain(doc))
+        emit(ex.render_plain(doc, width=output_width()))
 
 
 @cli.command()
@@ -290,6 +303,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     from kvmspte.explore.checker import explore as run_explore
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
+    from kvmspte.formats.layout import output_width
     from kvmspte.scenario import suggest
 
     for name in races:
@@ -299,7 +313,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     chosen = [RACES[n] for n in (races or RACES)]
     outcomes = [run_explore(r, m, max_states=max_states) for r in chosen
                 for m in select_models(arches)]
-    emit(render_explore(outcomes, fmt, timing=fmt == "table"))
+    emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
     bad = any(o.violations for o in outcomes)
     sys.exit(EXIT_FAIL if fail_on_violation and bad else EXIT_OK)
 
@@ -308,19 +322,21 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def arches(fmt: str) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_arches
 
-    emit(render_arches(select_models(()), fmt))
+    emit(render_arches(select_models(()), fmt, width=output_width()))
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def scenarios(fmt: str) -> None:
     """List the built-in scenario catalogue."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_scenarios
     from kvmspte.scenario import catalogue
 
-    emit(render_scenarios(list(catalogue().values()), fmt))
+    emit(render_scenarios(list(catalogue().values()), fmt, width=output_width()))
 
 
 @cli.command()

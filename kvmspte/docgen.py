@@ -223,9 +223,53 @@ def explore_page(models) -> str:
         "",
         *races,
         "",
+        *maintained_section(outcomes, models),
         render_explore(outcomes, "markdown").rstrip(),
         "",
     ])
+
+
+def maintained_section(outcomes, models) -> list[str]:
+    """What the explorer found in orderings maintained kernels still have, and where to
+    report such a thing.  Derived from the outcomes: no architecture is named here."""
+    from kvmspte.explore.races import RACES
+
+    found = [o for o in outcomes if o.violations and RACES[o.race].current]
+    releases = ", ".join(sorted({m.release for m in models}))
+    out = ["## Findings that touch maintained kernels", ""]
+    if not found:
+        out += ["In the orderings kernels since v3.7 have, the explorer finds no violation.", ""]
+    for race in dict.fromkeys(o.race for o in found):
+        mine = [o for o in found if o.race == race]
+        kinds = sorted({k for o in mine for k in o.violations})
+        out += [f"- `{race}` ({RACES[race].description}): on "
+                f"{', '.join(f'`{o.arch}`' for o in mine)} the explorer reaches "
+                f"{', '.join(f'`{k}`' for k in kinds)}. The shortest counter-example of each "
+                f"kind, every step with its kernel citation, is listed below under "
+                f"\"{race} on ARCH: KIND\"."]
+    out += [
+        "",
+        "A `use-after-free` means that at the end of the trace the secondary MMU (the page "
+        "tables KVM keeps for the guest) still maps a page the host has freed, so "
+        "the guest could reach memory that has been reused; `coherence-at-quiescence` means "
+        "that with no invalidation in progress the secondary MMU maps a page the primary MMU "
+        "does not map there.  These are model-checked hazards: every step is the modelled "
+        "kernel code with its citation, but nothing here has been reproduced on hardware, "
+        "and kvmspte never generates exploit or reproducer code.",
+        "",
+        f"Which releases: the models are read from Linux {releases}.  `.change_pte()` was "
+        "removed in v6.10, so current mainline no longer has this path.  The long-term "
+        "lines 5.15, 6.1 and 6.6 still have the callback; whether each one's architecture "
+        f"code matches the {releases} code modelled here is not modelled yet (a future "
+        "`--kernel` flag will model it), so the findings above are claims about "
+        f"{releases} only.",
+        "",
+        "A suspected vulnerability in a maintained kernel goes privately to the Linux kernel "
+        "security team, security@kernel.org, not to a public tracker: see "
+        "[SECURITY.md](../SECURITY.md).",
+        "",
+    ]
+    return out
 
 
 def cli_page() -> str:
@@ -274,7 +318,7 @@ def generate() -> tuple[dict[str, str], dict[str, str]]:
         pages[f"scenarios/{sc.name}.md"] = scenario_page(
             sc, [runs[sc.name, mdl.id] for mdl in models])
     default = run_report("compare", [catalogue()["ksm-merge"]], models)
-    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('table', default)}```",
+    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('table', default, width=80)}```",
               "findings": findings_block(models),
               "matrix": render_matrix(m, "markdown").rstrip()}
     return pages, blocks

@@ -7,7 +7,10 @@ from root to leaf, or the rmap chain, with table-page refcounts where counted).
 
 from __future__ import annotations
 
+import re
+
 from kvmspte.engine import run
+from kvmspte.formats.layout import PIPE_WIDTH, wrap
 from kvmspte.trace import EVENT
 
 
@@ -71,7 +74,8 @@ def state_line(row: dict) -> str:
     return " ".join(_item(k, v) for k, v in row.items())
 
 
-def render_markdown(doc: dict) -> str:
+def render_markdown(doc: dict, *, state_width: int | None = None) -> str:
+    """Markdown; with state_width, the state lines (a code block) wrap to that width."""
     sc, arch = doc["scenario"], doc["arch"]
     out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
            f"{sc['description']}", "",
@@ -90,7 +94,9 @@ def render_markdown(doc: dict) -> str:
             out.append(f"{i}. {st['actor']}: {st['text']}{mark.get(st['kind'], '')}{src}")
         if ph["state"] is not None:
             out += ["", f"State for gfn {doc['gfn']} afterwards:", ""]
-            out += [f"    {state_line(r)}" for r in ph["state"]] or ["    (nothing)"]
+            out += [f"    {ln}" for r in ph["state"] for ln in
+                    ([state_line(r)] if state_width is None else
+                     wrap(state_line(r), state_width, "", "  "))] or ["    (nothing)"]
         out.append("")
     if doc["diff"]:
         out += ["## What change_pte changed", ""]
@@ -100,17 +106,32 @@ def render_markdown(doc: dict) -> str:
     return "\n".join(out)
 
 
-def render_plain(doc: dict) -> str:
-    text = render_markdown(doc)
-    return text.replace("**", "").replace("`", "")
+# what a line starts with, and so where its continuation lines are indented to
+_LEAD = re.compile(r"#+ (?:\d+\. )?|\d+\. |- |    ")
 
 
-def render_rich(doc: dict, width: int = 110) -> str:
+def render_plain(doc: dict, width: int = PIPE_WIDTH) -> str:
+    """The Markdown without its markup, each line wrapped to width under its own text."""
+    text = render_markdown(doc).replace("**", "").replace("`", "")
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = _LEAD.match(line)
+        lead = m.group(0) if m else ""
+        rest = " " * (len(lead) + (2 if lead == "    " else 0))
+        out += wrap(line[len(lead):], width, lead, rest)
+    return "\n".join(out)
+
+
+def render_rich(doc: dict, width: int = PIPE_WIDTH) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
 
     from kvmspte.formats.rich_table import _Null
 
     console = Console(width=width, record=True, force_terminal=True, file=_Null())
-    console.print(Markdown(render_markdown(doc)))
+    # rich draws a code block with one column of padding on either side
+    console.print(Markdown(render_markdown(doc, state_width=width - 2)))
     return console.export_text(styles=True)

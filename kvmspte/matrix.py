@@ -21,6 +21,17 @@ LEGEND = [
     ("VERDICT?", "no expectation for this arch in the scenario"),
 ]
 
+#: One-letter verdicts for the compact matrix (a terminal too narrow for the words).
+SYMBOLS = {"no-op": "N", "flush-only": "F", "changes": "C", "n/a": "-"}
+
+COMPACT_LEGEND = [
+    ("=", LEGEND[0][1]),
+    (" ".join(SYMBOLS.values()), f"{', '.join(SYMBOLS)}: the verdict, where it "
+                                 f"{LEGEND[1][1]}"),
+    ("X!", LEGEND[2][1].replace("verdict", "verdict X", 1)),
+    ("X?", LEGEND[3][1]),
+]
+
 
 @dataclass
 class Cell:
@@ -32,12 +43,13 @@ class Cell:
     def mismatch(self) -> bool:
         return self.expected is not None and self.expected != self.verdict
 
-    def text(self, column: str | None) -> str:
+    def text(self, column: str | None, *, compact: bool = False) -> str:
+        verdict = SYMBOLS[self.verdict] if compact else self.verdict
         if self.expected is None:
-            return f"{self.verdict}?"
+            return f"{verdict}?"
         if self.mismatch:
-            return f"{self.verdict}!"
-        return "=" if self.verdict == column else self.verdict
+            return f"{verdict}!"
+        return "=" if self.verdict == column else verdict
 
     def to_dict(self) -> dict:
         return {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,

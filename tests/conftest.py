@@ -17,6 +17,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
 
     def invoke(*args: str) -> CliResult:
         with pytest.raises(SystemExit) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from kvmspte.formats.layout import PIPE_WIDTH, can_fit, table, wrap
 from kvmspte.formats.markdown import table as md_table
 
 HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
@@ -20,23 +21,39 @@ def rows(outcomes) -> list[tuple[str, ...]]:
              "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
 
 
-def counterexamples(outcomes, md: bool) -> list[str]:
+def counterexamples(outcomes, md: bool, width: int | None = None) -> list[str]:
     out = []
     for o in outcomes:
         for v in o.examples.values():
-            out += _example(o, v, md)
+            out += _example(o, v, md, width)
     return out
 
 
-def _example(o, v, md: bool) -> list[str]:
-    """The shortest counter-example of one kind, as numbered steps with citations."""
+def _example(o, v, md: bool, width: int | None = None) -> list[str]:
+    """The shortest counter-example of one kind, as numbered steps with citations.
+
+    With a width (the text table), a line that does not fit wraps under its own
+    text, and a step's citation goes whole onto a line of its own.
+    """
     head = f"{o.race} on {o.arch}: {v.kind} (shortest, {len(v.path)} steps): {v.message}"
-    out = ["", f"### {head}", ""] if md else ["", head]
+    if md:
+        out = ["", f"### {head}", ""]
+    else:
+        out = ["", head] if width is None or len(head) <= width else \
+            ["", *wrap(head, width, "", "  ")]
     for n, (actor, idx) in enumerate(v.path, 1):
         st = o.steps[actor][idx]
         cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
-        out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
-                   f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
+        if md:
+            out.append(f"{n}. {actor}: {st.label} — `{cite}`")
+            continue
+        lead = f"  {n:>2}. {actor:<7} "
+        line = f"{lead}{st.label}  [{cite}]"
+        if width is None or len(line) <= width:
+            out.append(line)
+        else:
+            rest = " " * len(lead)
+            out += wrap(st.label, width, lead, rest) + wrap(f"[{cite}]", width, rest, rest)
     return out
 
 
@@ -49,7 +66,8 @@ def summary(outcomes) -> str:
             f"{'all finished' if all(o.finished for o in outcomes) else 'SOME DID NOT FINISH'}")
 
 
-def render_explore(outcomes, fmt: str, *, timing: bool = True) -> str:
+def render_explore(outcomes, fmt: str, *, timing: bool = True,
+                   width: int = PIPE_WIDTH) -> str:
     if fmt == "json":
         doc = {"schema_version": 1, "tool": "kvmspte", "command": "explore",
                "results": [o.to_dict() for o in outcomes]}
@@ -61,7 +79,22 @@ def render_explore(outcomes, fmt: str, *, timing: bool = True) -> str:
     widths = [max(len(r[i]) for r in [HEADERS, *rs]) for i in range(len(HEADERS) - 1)]
     lines = ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip()
              for r in [HEADERS, *rs]]
-    lines += counterexamples(outcomes, False)
+    if max(map(len, lines)) > width:
+        lines = table(HEADERS, rs, width) if can_fit(HEADERS, rs, width) else \
+            _by_race(rs, width)
+    lines += counterexamples(outcomes, False, width)
     if timing:
-        lines += ["", summary(outcomes)]
+        lines += ["", *wrap(summary(outcomes), width, "", "  ")]
     return "\n".join(lines) + "\n"
+
+
+def _by_race(rs, width: int) -> list[str]:
+    """The table grouped under one line per race, for a width the flat table cannot fit."""
+    out: list[str] = []
+    for race in dict.fromkeys(r[0] for r in rs):
+        if out:
+            out.append("")
+        out.append(race)
+        out += ["  " + ln if ln else ln
+                for ln in table(HEADERS[1:], [r[1:] for r in rs if r[0] == race], width - 2)]
+    return out
