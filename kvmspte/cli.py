@@ -22,6 +22,24 @@ class InputError(Exception):
     """Bad input from the user: one line, exit status 2."""
 
 
+def _parse_kernel(ctx, param, value):
+    from kvmspte.release import DEFAULT, Release, ReleaseError
+
+    if value is None:
+        return DEFAULT
+    try:
+        return Release.parse(value)
+    except ReleaseError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _kernel_option(f):
+    return click.option("--kernel", "kernel", metavar="X.Y[.Z]", callback=_parse_kernel,
+                        help="Model this Linux release (2.6.32 to 6.10; default 6.9, the last "
+                             "with .change_pte). Before an arch's port, or from 6.10 on, the "
+                             "verdict is 'absent'.")(f)
+
+
 def _format_option(f):
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True,
@@ -120,7 +138,8 @@ def cli() -> None:
 @_arch_option
 @_format_option
 @_color_option
-def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> None:
+@_kernel_option
+def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str, kernel) -> None:
     """Run one scenario on every selected architecture and show what change_pte did.
 
     SCENARIO is a built-in name (see 'kvmspte scenarios') or a TOML file;
@@ -131,7 +150,8 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
     from kvmspte.formats import render
     from kvmspte.runner import run_report
 
-    report = run_report("compare", resolve_scenarios([scenario]), select_models(arches))
+    report = run_report("compare", resolve_scenarios([scenario]), select_models(arches),
+                        kernel=kernel)
     emit(render(fmt, report, color=use_color(color)))
 
 
@@ -143,7 +163,8 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
                    "arch instead of the scenarios' [expect] tables.")
 @_check_format_option
 @_color_option
-def check(scenarios, arches, expect, fmt, color) -> None:
+@_kernel_option
+def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     """Assert expected verdicts; for CI.
 
     With no SCENARIO, checks the whole built-in catalogue.  Each scenario's
@@ -159,7 +180,7 @@ def check(scenarios, arches, expect, fmt, color) -> None:
     if expect is not None and expect not in VERDICTS:
         raise InputError(f"--expect: unknown verdict '{expect}'; one of {', '.join(VERDICTS)}")
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
-    report, failures = check_report(chosen, select_models(arches), expect)
+    report, failures = check_report(chosen, select_models(arches), expect, kernel)
     if not report.results:
         raise InputError("nothing to check: the selected scenarios have no [expect] entry for "
                          "the selected arches; add an [expect] table or pass --expect VERDICT")
@@ -177,7 +198,8 @@ def check(scenarios, arches, expect, fmt, color) -> None:
 @_arch_option
 @_format_option
 @_color_option
-def matrix(scenarios, patterns, arches, fmt, color) -> None:
+@_kernel_option
+def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     """One table for the whole catalogue: scenarios x architectures.
 
     Rows are scenarios, columns are architectures, plus the expected column (the
@@ -205,7 +227,7 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     chosen = mx.filter_scenarios(chosen, patterns)
     if not chosen:
         raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
-    m = mx.build(chosen, select_models(arches))
+    m = mx.build(chosen, select_models(arches), kernel)
     emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
     sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
 
@@ -216,7 +238,8 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
               help="The architecture model to explain (see 'kvmspte arches').")
 @_format_option
 @_color_option
-def explain(scenario, arch, fmt, color) -> None:
+@_kernel_option
+def explain(scenario, arch, fmt, color, kernel) -> None:
     """Step-by-step account of one scenario on one architecture.
 
     Every event (mm side and KVM side), the function chain it goes through with
@@ -231,7 +254,7 @@ def explain(scenario, arch, fmt, color) -> None:
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
-    doc = ex.build(sc, model)
+    doc = ex.build(sc, model, kernel)
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n")
     elif fmt == "markdown":
@@ -320,12 +343,15 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def arches(fmt: str) -> None:
+@_kernel_option
+def arches(fmt: str, kernel) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
     from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_arches
 
-    emit(render_arches(select_models(()), fmt, width=output_width()))
+    given = click.get_current_context().get_parameter_source("kernel")
+    emit(render_arches(select_models(()), fmt, width=output_width(),
+                       kernel=None if given == click.core.ParameterSource.DEFAULT else kernel))
 
 
 @cli.command()

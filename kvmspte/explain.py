@@ -14,8 +14,10 @@ from kvmspte.formats.layout import PIPE_WIDTH, wrap
 from kvmspte.trace import EVENT
 
 
-def build(sc, model) -> dict:
-    res = run(sc, model, views=True)
+def build(sc, model, kernel=None) -> dict:
+    from kvmspte.release import DEFAULT
+
+    res = run(sc, model, views=True, kernel=kernel or DEFAULT)
     states = dict(res.states)
     phases: list[dict] = []
     for step in res.trace:
@@ -36,7 +38,7 @@ def build(sc, model) -> dict:
         "tool": "kvmspte",
         "command": "explain",
         "scenario": sc.to_dict(),
-        "arch": model.describe(),
+        "arch": model.describe(kernel),
         "gfn": hex(res.gfn),
         "verdict": res.verdict,
         "reason": res.reason,

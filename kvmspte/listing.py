@@ -8,8 +8,17 @@ from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 from kvmspte.formats.markdown import table as md_table
 
 
-def arch_rows(models) -> list[dict]:
-    return [m.describe() for m in models]
+def arch_rows(models, kernel=None) -> list[dict]:
+    from kvmspte.engine import absent_reason
+
+    rows = []
+    for m in models:
+        row = m.describe(kernel)
+        if kernel is not None:
+            gone = absent_reason(m, kernel)
+            row["absent"] = gone[0] if gone else None
+        rows.append(row)
+    return rows
 
 
 def _fold(line: str, width: int, rest: int) -> list[str]:
@@ -41,10 +50,24 @@ def _source_lines(hook: str, s: dict, width: int) -> list[str]:
     return out + (wrap(f"[{s['via']}]", width, " " * indent) if s.get("via") else [])
 
 
-def render_arches(models, fmt: str, width: int = PIPE_WIDTH) -> str:
-    rows = arch_rows(models)
+def _era_lines(r: dict, width: int) -> list[str]:
+    """With --kernel: whether change_pte reaches the model there, and its switch points."""
+    out = []
+    if r.get("absent"):
+        out += _fold(f"    absent: {r['absent']}", width, 12)
+    for s in r["switches"]:
+        mark = "in" if s["active"] else "not yet"
+        out += _fold(f"    switch {s['since']} ({mark}): {s['name']}: {s['what']}", width, 6)
+    return out
+
+
+def render_arches(models, fmt: str, width: int = PIPE_WIDTH, kernel=None) -> str:
+    rows = arch_rows(models, kernel)
     if fmt == "json":
-        return json.dumps({"schema_version": 1, "arches": rows}, indent=2) + "\n"
+        doc = {"schema_version": 1, "arches": rows}
+        if kernel is not None:
+            doc = {"schema_version": 1, "kernel": str(kernel), "arches": rows}
+        return json.dumps(doc, indent=2) + "\n"
     if fmt == "markdown":
         body = [(f"`{r['id']}`", r["family"], r["release"], r["title"]) for r in rows]
         return "\n".join(md_table(("id", "family", "release", "model"), body)) + "\n"
@@ -62,6 +85,8 @@ def render_arches(models, fmt: str, width: int = PIPE_WIDTH) -> str:
             out += _source_lines(f"host mm: {rule}", s, width)
         for finding in r["findings"]:
             out += _fold(f"    finding: {finding}", width, 13)
+        if kernel is not None:
+            out += _era_lines(r, width)
         out.append("")
     return "\n".join(out)
 

@@ -22,7 +22,7 @@ LEGEND = [
 ]
 
 #: One-letter verdicts for the compact matrix (a terminal too narrow for the words).
-SYMBOLS = {"no-op": "N", "flush-only": "F", "changes": "C", "n/a": "-"}
+SYMBOLS = {"no-op": "N", "flush-only": "F", "changes": "C", "n/a": "-", "absent": "A"}
 
 COMPACT_LEGEND = [
     ("=", LEGEND[0][1]),
@@ -67,6 +67,7 @@ class Row:
 class Matrix:
     arches: list[str]
     rows: list[Row]
+    kernel: str = "v6.9"
 
     @property
     def cells(self) -> int:
@@ -84,6 +85,7 @@ class Matrix:
             "schema_version": 1,
             "tool": "kvmspte",
             "command": "matrix",
+            "kernel": self.kernel,
             "arches": self.arches,
             "rows": [{"scenario": r.scenario.name, "expected": r.expected,
                       "cells": [c.to_dict() for c in r.cells]} for r in self.rows],
@@ -106,13 +108,16 @@ def filter_scenarios(scenarios: list, patterns: tuple[str, ...]) -> list:
     return [s for s in scenarios if any(c.search(s.name) for c in compiled)]
 
 
-def build(scenarios: list, models: list[type]) -> Matrix:
+def build(scenarios: list, models: list[type], kernel=None) -> Matrix:
+    from kvmspte.release import DEFAULT
+
+    kernel = kernel or DEFAULT
     arches = [m.id for m in models]
     rows = []
     for sc in scenarios:
-        row = Row(sc, column_verdict(sc.expect, arches))
+        row = Row(sc, column_verdict(sc.expectations(kernel), arches))
         for model in models:
-            res = run(sc, model)
-            row.cells.append(Cell(model.id, res.verdict, sc.expect.get(model.id)))
+            res = run(sc, model, kernel=kernel)
+            row.cells.append(Cell(model.id, res.verdict, sc.expectation(model.id, kernel)))
         rows.append(row)
-    return Matrix(arches, rows)
+    return Matrix(arches, rows, str(kernel))

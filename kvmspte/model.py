@@ -129,13 +129,16 @@ class ArchModel:
         raise NotImplementedError
 
     @classmethod
-    def describe(cls) -> dict:
-        return {
+    def describe(cls, kernel: Release | None = None) -> dict:
+        """What the model is and what it was read from; at ``kernel``, the hooks' sources
+        of that release, and which of its switch points are in the code there."""
+        at = kernel or DEFAULT
+        out = {
             "id": cls.id,
             "family": cls.family,
             "title": cls.title,
-            "release": cls.release,
-            "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks.items()},
+            "release": cls.release if kernel is None else str(kernel),
+            "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks_at(at).items()},
             "chain": [s.to_dict() for s in cls.chain],
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
@@ -143,7 +146,10 @@ class ArchModel:
             "host_mm": {name: src.to_dict() for name, src in (
                 ("compare_refuses_tagged", cls.host_arch.compare_refuses_tagged),
                 ("copy_keeps_tags", cls.host_arch.copy_keeps_tags)) if src is not None},
+            "arrived": cls.arrived.to_dict() if cls.arrived else None,
+            "switches": [dict(s.to_dict(), active=s.since <= at) for s in cls.switches],
         }
+        return out
 
 
 class RadixViews:

@@ -80,6 +80,9 @@ class Result:
     trace: list[Step] = field(default_factory=list)
     states: list = field(default_factory=list)
     expected: str | None = None
+    #: the release range of the code modelled (kvmspte.release.Span), and a what-if label
+    span: object = None
+    what_if: str = ""
 
     @property
     def matches(self) -> bool | None:
@@ -104,6 +107,8 @@ class Result:
             "after": self.after,
             "diff": [c.to_dict() for c in self.diff],
             "warnings": self.warnings,
+            "span": self.span.to_dict() if self.span is not None else None,
+            "what_if": self.what_if,
         }
         if trace:
             out["trace"] = [s.to_dict() for s in self.trace]
@@ -117,12 +122,14 @@ class Report:
     command: str
     scenarios: list = field(default_factory=list)     # Scenario objects, in order
     results: list[Result] = field(default_factory=list)
+    kernel: str = "v6.9"                               # the release asked for
 
     def to_dict(self, *, trace: bool = True) -> dict:
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
             "tool": "kvmspte",
             "command": self.command,
+            "kernel": self.kernel,
             "scenarios": [s.to_dict() for s in self.scenarios],
             "results": [r.to_dict(trace=trace) for r in self.results],
         }

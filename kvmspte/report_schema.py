@@ -31,8 +31,8 @@ _RESULT = {
         "release": {"type": "string"},
         "scenario": {"type": "string"},
         "gfn": {"type": "string", "pattern": "^0x[0-9a-f]+$"},
-        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a"]},
-        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", None]},
+        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent"]},
+        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", None]},
         "matches": {"type": ["boolean", "null"]},
         "reason": {"type": "string"},
         "reason_source": _SOURCE,
@@ -49,6 +49,14 @@ _RESULT = {
                            "new": {"type": ["object", "null"]}}}},
         "warnings": {"type": "array", "items": {"type": "string"}},
         "trace": {"type": "array", "items": _STEP},
+        "span": {"type": ["object", "null"], "required": ["from", "to"],
+                 "description": "the release range [from, to) over which the modelled code "
+                                "(generic, mm and arch) stays the same; to null: open",
+                 "properties": {"from": {"type": "string"},
+                                "to": {"type": ["string", "null"]}}},
+        "what_if": {"type": "string",
+                    "description": "non-empty where the scenario departs from what the "
+                                   "release's mm did (wrapped = false after v3.7)"},
     },
 }
 REPORT_SCHEMA = {
@@ -60,6 +68,7 @@ REPORT_SCHEMA = {
         "schema_version": {"const": 1},
         "tool": {"const": "kvmspte"},
         "command": {"type": "string"},
+        "kernel": {"type": "string", "description": "the release asked for (--kernel)"},
         "scenarios": {"type": "array", "items": {"type": "object"}},
         "results": {"type": "array", "items": _RESULT},
     },

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from kvmspte.engine import run
+from kvmspte.release import DEFAULT, Release
 from kvmspte.report import Report
 
 
 def run_report(command: str, scenarios: list, models: list[type],
-               expect: str | None = None) -> Report:
-    report = Report(command, list(scenarios))
+               expect: str | None = None, kernel: Release = DEFAULT) -> Report:
+    report = Report(command, list(scenarios), kernel=str(kernel))
     for sc in scenarios:
         for model in models:
-            res = run(sc, model)
-            res.expected = expect if expect is not None else sc.expect.get(model.id)
+            res = run(sc, model, kernel=kernel)
+            res.expected = expect if expect is not None else sc.expectation(model.id, kernel)
             report.results.append(res)
     return report
 
 
-def check_report(scenarios: list, models: list[type], expect: str | None) -> tuple[Report, int]:
+def check_report(scenarios: list, models: list[type], expect: str | None,
+                 kernel: Release = DEFAULT) -> tuple[Report, int]:
     """Like run_report, but only (scenario, arch) pairs with an expectation are run."""
-    report = Report("check", list(scenarios))
+    report = Report("check", list(scenarios), kernel=str(kernel))
     for sc in scenarios:
         for model in models:
-            wanted = expect if expect is not None else sc.expect.get(model.id)
+            wanted = expect if expect is not None else sc.expectation(model.id, kernel)
             if wanted is None:
                 continue
-            res = run(sc, model)
+            res = run(sc, model, kernel=kernel)
             res.expected = wanted
             report.results.append(res)
     failures = sum(1 for r in report.results if r.matches is False)

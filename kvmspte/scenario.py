@@ -15,7 +15,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 STATES = ("mapped-4k", "mapped-huge", "unmapped")
-VERDICTS = ("no-op", "flush-only", "changes", "n/a")
+VERDICTS = ("no-op", "flush-only", "changes", "n/a", "absent")
 
 
 class ScenarioError(Exception):
@@ -36,6 +36,24 @@ class Scenario:
     mte: bool = False
     expect: dict[str, str] = field(default_factory=dict)
     origin: str = "built-in"
+    #: expectations at other releases: "vX.Y" -> arch id -> verdict ([expect_at."X.Y"])
+    expect_at: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def expectation(self, arch_id: str, kernel=None) -> str | None:
+        """The verdict expected of ``arch_id`` at ``kernel``: [expect] holds the default
+        release's (v6.9), [expect_at."X.Y"] any other release's."""
+        from kvmspte.release import DEFAULT
+
+        if kernel is None or kernel == DEFAULT:
+            return self.expect.get(arch_id)
+        return self.expect_at.get(str(kernel), {}).get(arch_id)
+
+    def expectations(self, kernel=None) -> dict[str, str]:
+        from kvmspte.release import DEFAULT
+
+        if kernel is None or kernel == DEFAULT:
+            return self.expect
+        return self.expect_at.get(str(kernel), {})
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +66,8 @@ class Scenario:
                         "invalid": self.invalid},
             "options": {"mte": self.mte},
             "expect": dict(sorted(self.expect.items())),
+            **({"expect_at": {k: dict(sorted(v.items())) for k, v in self.expect_at.items()}}
+               if self.expect_at else {}),
         }
 
 
@@ -60,7 +80,20 @@ def from_document(doc: dict, origin: str) -> Scenario:
         neighbours=guest.get("neighbours", True),
         dirty_logging=slot.get("dirty_logging", False), readonly=slot.get("readonly", False),
         invalid=slot.get("invalid", False), mte=opts.get("mte", False),
-        expect=dict(doc.get("expect", {})), origin=origin)
+        expect=dict(doc.get("expect", {})), origin=origin,
+        expect_at=_expect_at(doc.get("expect_at") or {}, origin))
+
+
+def _expect_at(tables: dict, origin: str) -> dict[str, dict[str, str]]:
+    from kvmspte.release import Release, ReleaseError
+
+    out = {}
+    for key, table in tables.items():
+        try:
+            out[str(Release.parse(key))] = dict(table)
+        except ReleaseError as exc:
+            raise ScenarioError(f"{origin}: field 'expect_at.{key[:40]}': {exc}") from None
+    return out
 
 
 def _catalogue_files() -> list[tuple[str, str]]:

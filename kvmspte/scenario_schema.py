@@ -14,7 +14,7 @@ from kvmspte.scenario import SCHEMA_VERSION, ScenarioError
 
 Trigger = Literal["ksm-write-protect", "ksm-replace-page", "cow", "uprobe", "migrate-device-zero"]
 State = Literal["mapped-4k", "mapped-huge", "unmapped"]
-Verdict = Literal["no-op", "flush-only", "changes", "n/a"]
+Verdict = Literal["no-op", "flush-only", "changes", "n/a", "absent"]
 
 
 class _Strict(BaseModel):
@@ -50,7 +50,10 @@ class ScenarioDoc(_Strict):
     memslot: MemslotFlags = MemslotFlags()
     options: Options = Options()
     expect: dict[str, Verdict] = Field(default_factory=dict,
-                                       description="arch id -> expected verdict")
+                                       description="arch id -> expected verdict at v6.9")
+    expect_at: dict[str, dict[str, Verdict]] = Field(
+        default_factory=dict, description='release ("X.Y") -> arch id -> expected verdict '
+                                          'at that release (check --kernel X.Y)')
 
 
 def _where(loc: tuple) -> str:
@@ -85,7 +88,7 @@ def _check_arches(parsed: ScenarioDoc, origin: str) -> None:
     from kvmspte.scenario import suggest
 
     known = registry.models()
-    for arch_id in parsed.expect:
+    for arch_id in [*parsed.expect, *(a for t in parsed.expect_at.values() for a in t)]:
         if arch_id not in known:
             raise ScenarioError(f"{origin}: field 'expect.{arch_id}': unknown architecture "
                                 f"'{arch_id}'{suggest(arch_id, known)}")
