@@ -204,7 +204,7 @@ def explore_page(models) -> str:
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
 
-    outcomes = [explore(r, m) for r in RACES.values() for m in models]
+    outcomes = [_checked(explore, r, m) for r in RACES.values() for m in models]
     races = [f"- `{r.name}`: {r.description}" for r in RACES.values()]
     return "\n".join([
         "# Concurrency: every interleaving, checked",
@@ -250,6 +250,16 @@ def findings_block(models) -> str:
     return "\n".join(lines or ["- (no model contradicts the no-op claim)"])
 
 
+def _checked(fn, subject, model):
+    """fn(subject, model); a model that raises stops the docs with exit 3, nothing written."""
+    try:
+        return fn(subject, model)
+    except Exception as exc:
+        from kvmspte.errors import ModelError
+
+        raise ModelError(model.id, subject.name, exc) from exc
+
+
 def generate() -> tuple[dict[str, str], dict[str, str]]:
     """All generated pages (relative path -> text) and the README blocks by name."""
     from kvmspte import matrix as mx
@@ -260,7 +270,7 @@ def generate() -> tuple[dict[str, str], dict[str, str]]:
 
     models = list(registry.models().values())
     scenarios = list(catalogue().values())
-    runs = {(sc.name, m.id): run(sc, m) for sc in scenarios for m in models}
+    runs = {(sc.name, m.id): _checked(run, sc, m) for sc in scenarios for m in models}
     m = mx.build(scenarios, models)
     pages = {"index.md": index_page(render_matrix(m, "markdown"), models, scenarios),
              "cli.md": cli_page(), "explore.md": explore_page(models)}

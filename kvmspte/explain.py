@@ -8,11 +8,17 @@ from root to leaf, or the rmap chain, with table-page refcounts where counted).
 from __future__ import annotations
 
 from kvmspte.engine import run
+from kvmspte.errors import escape
 from kvmspte.trace import EVENT
 
 
 def build(sc, model) -> dict:
-    res = run(sc, model, views=True)
+    try:
+        res = run(sc, model, views=True)
+    except Exception as exc:  # a model or plugin bug: exit 3, one line naming it
+        from kvmspte.errors import ModelError
+
+        raise ModelError(model.id, sc.name, exc) from exc
     states = dict(res.states)
     phases: list[dict] = []
     for step in res.trace:
@@ -74,7 +80,7 @@ def state_line(row: dict) -> str:
 def render_markdown(doc: dict) -> str:
     sc, arch = doc["scenario"], doc["arch"]
     out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
-           f"{sc['description']}", "",
+           escape(sc["description"]), "",
            f"**Verdict: `{doc['verdict']}`** for gfn {doc['gfn']}: {doc['reason']}"]
     if doc["reason_source"]:
         out[-1] += f" (`{cite(doc['reason_source'])}`)"

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kvmspte.engine import run
+from kvmspte.runner import attempt
 
 LEGEND = [
     ("=", "same verdict as the expected column, as this arch's [expect] says"),
@@ -27,6 +27,8 @@ class Cell:
     arch: str
     verdict: str
     expected: str | None
+    #: the Result, when the model raised (verdict "error")
+    failed: object = field(default=None, repr=False, compare=False)
 
     @property
     def mismatch(self) -> bool:
@@ -40,8 +42,11 @@ class Cell:
         return "=" if self.verdict == column else self.verdict
 
     def to_dict(self) -> dict:
-        return {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
-                "mismatch": self.mismatch}
+        out = {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
+               "mismatch": self.mismatch}
+        if self.failed is not None:
+            out["error"] = self.failed.error
+        return out
 
 
 @dataclass
@@ -63,6 +68,12 @@ class Matrix:
     @property
     def mismatches(self) -> int:
         return sum(c.mismatch for r in self.rows for c in r.cells)
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        from kvmspte.report import Report
+
+        return Report("matrix", [], [c.failed for r in self.rows for c in r.cells
+                                     if c.failed is not None]).failures()
 
     def summary(self) -> str:
         return f"{self.cells} cells, {self.mismatches} mismatches"
@@ -100,7 +111,8 @@ def build(scenarios: list, models: list[type]) -> Matrix:
     for sc in scenarios:
         row = Row(sc, column_verdict(sc.expect, arches))
         for model in models:
-            res = run(sc, model)
-            row.cells.append(Cell(model.id, res.verdict, sc.expect.get(model.id)))
+            res = attempt(sc, model)
+            row.cells.append(Cell(model.id, res.verdict, sc.expect.get(model.id),
+                                  res if res.error is not None else None))
         rows.append(row)
     return Matrix(arches, rows)

@@ -121,9 +121,10 @@ def reset() -> None:
 def get(arch_id: str) -> type:
     table = models()
     if arch_id not in table:
+        from kvmspte.errors import shown
         from kvmspte.scenario import suggest
 
-        raise KeyError(f"unknown architecture '{arch_id}'{suggest(arch_id, table)}; "
+        raise KeyError(f"unknown architecture '{shown(arch_id)}'{suggest(arch_id, table)}; "
                        f"known: {', '.join(table)}")
     return table[arch_id]
 

@@ -80,6 +80,10 @@ class Result:
     trace: list[Step] = field(default_factory=list)
     states: list = field(default_factory=list)
     expected: str | None = None
+    #: 'Type: message' when the model raised (verdict "error"); the exception itself
+    #: stays out of the report and only feeds --debug
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def matches(self) -> bool | None:
@@ -105,6 +109,8 @@ class Result:
             "diff": [c.to_dict() for c in self.diff],
             "warnings": self.warnings,
         }
+        if self.error is not None:
+            out["error"] = self.error
         if trace:
             out["trace"] = [s.to_dict() for s in self.trace]
         return out
@@ -117,6 +123,13 @@ class Report:
     command: str
     scenarios: list = field(default_factory=list)     # Scenario objects, in order
     results: list[Result] = field(default_factory=list)
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        """(one-line message, exception) of every result whose model raised."""
+        from kvmspte.errors import model_failure
+
+        return [(model_failure(r.arch, r.scenario, r.exception or Exception(r.error)),
+                 r.exception) for r in self.results if r.error is not None]
 
     def to_dict(self, *, trace: bool = True) -> dict:
         return {

@@ -10,6 +10,8 @@ HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
 
 
 def _viol(o) -> str:
+    if o.error:
+        return f"error: the model raised {o.error}"
     if o.na:
         return f"n/a: {o.na}"
     return ", ".join(f"{k} x{n}" for k, n in sorted(o.violations.items())) or "none"
@@ -17,7 +19,7 @@ def _viol(o) -> str:
 
 def rows(outcomes) -> list[tuple[str, ...]]:
     return [(o.race, o.arch, str(o.states), str(o.interleavings),
-             "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
+             "error" if o.error else "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
 
 
 def counterexamples(outcomes, md: bool) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kvmspte.formats.common import HEADERS, by_scenario, scenario_line
 
-STYLE = {"no-op": "green", "flush-only": "yellow", "changes": "bold red", "n/a": "dim"}
+STYLE = {"no-op": "green", "flush-only": "yellow", "changes": "bold red", "n/a": "dim",
+         "error": "bold magenta"}
 
 
 def render_rich(report, *, width: int = 100) -> str:
