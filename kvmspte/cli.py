@@ -270,9 +270,11 @@ def docs(out, readme, check_only) -> None:
     Writes DIR/index.md (the headline matrix), one page per architecture (hooks,
     change_pte call chain, a verdict table derived by running the model, every
     source it cites), one page per scenario, and DIR/cli.md (every --help).
-    Output is byte-identical on every run.  Files are written to a temporary
-    folder first and moved into place; files the generator did not write are
-    never deleted.
+    Output is byte-identical on every run.  Everything is computed first, then
+    the changed pages are staged inside DIR and renamed into place.  Nothing
+    outside DIR is touched and no link is followed out of it; a page is removed
+    only when the generator wrote it and it is unchanged since.  A folder left
+    by an interrupted run is removed by the next run and reported by --check.
     """
     from kvmspte import docgen
 
