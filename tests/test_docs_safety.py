@@ -10,8 +10,19 @@ from kvmspte import docfiles, docgen
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """One generated docs folder to copy from (generation takes a while)."""
+def pages():
+    """The generated pages, computed once: these tests are about files, not content."""
+    return docgen.generate()
+
+
+@pytest.fixture(autouse=True)
+def generate_once(pages, monkeypatch):
+    monkeypatch.setattr(docgen, "generate", lambda: (dict(pages[0]), dict(pages[1])))
+
+
+@pytest.fixture
+def generated(tmp_path_factory, pages):
+    """A generated docs folder to copy from."""
     out = tmp_path_factory.mktemp("gen") / "docs"
     docgen.run(str(out), None, check=False)
     return out
@@ -108,11 +119,10 @@ def test_interrupted_run_is_reported_and_repaired(generated, tmp_path, monkeypat
             raise Killed
         real_replace(src, dst)
 
-    monkeypatch.setattr(docfiles.os, "replace", replace)
-    monkeypatch.setattr(docfiles.shutil, "rmtree", lambda *a, **k: None)  # as if SIGKILLed
-    with pytest.raises(Killed):
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr(docfiles.os, "replace", replace)
+        m.setattr(docfiles.shutil, "rmtree", lambda *a, **k: None)  # as if SIGKILLed
         docgen.run(str(out), None, check=False)
-    monkeypatch.undo()
     (left,) = docfiles.leftovers(out)
     r = cli("docs", "--out", str(out), "--check")
     assert r.code == 1 and f"stale: {left} (left by an interrupted run)" in r.err
