@@ -12,8 +12,8 @@ import sys
 import click
 
 from kvmspte import __version__
-from kvmspte.errors import (EXIT_FAIL, EXIT_OK, InputError, OutputError, report_failures,
-                            run_cli, set_debug, shown)
+from kvmspte.errors import (EXIT_FAIL, EXIT_OK, InputError, OutputError, escape,
+                            report_failures, run_cli, set_debug, shown)
 
 FORMATS = ("table", "json", "markdown")
 
@@ -46,6 +46,8 @@ def use_color(choice: str) -> bool:
 
 def emit(text: str) -> None:
     """Write a fully rendered output in one go (never half a document)."""
+    if sys.stdout is None:
+        raise OutputError("cannot write the output: standard output is closed")
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -284,12 +286,12 @@ def docs(out, readme, check_only) -> None:
         raise InputError(str(exc)) from None
     if check_only:
         for path in stale:
-            print(f"stale: {path}", file=sys.stderr)
+            print(f"stale: {escape(path)}", file=sys.stderr)
         if stale:
-            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out {out}'",
-                  file=sys.stderr)
+            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out "
+                  f"{escape(out)}'", file=sys.stderr)
         sys.exit(EXIT_FAIL if stale else EXIT_OK)
-    print(f"wrote {len(stale)} changed file(s) under {out}", file=sys.stderr)
+    print(f"wrote {len(stale)} changed file(s) under {escape(out)}", file=sys.stderr)
 
 
 @cli.command()

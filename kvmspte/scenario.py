@@ -19,6 +19,8 @@ SCHEMA_VERSION = 1
 STATES = ("mapped-4k", "mapped-huge", "unmapped")
 VERDICTS = ("no-op", "flush-only", "changes", "n/a")
 STDIN = "<stdin>"
+#: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
+MAX_BYTES = 1 << 20
 
 
 class ScenarioError(Exception):
@@ -94,7 +96,8 @@ def catalogue() -> dict[str, Scenario]:
 def load_file(path: Path) -> Scenario:
     """Parse and validate a user's scenario file (pydantic), or raise ScenarioError."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
     return load_bytes(data, str(path))
@@ -105,7 +108,7 @@ def load_stdin() -> Scenario:
     import sys
 
     try:
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
     except (OSError, AttributeError, ValueError) as exc:
         raise ScenarioError(f"{STDIN}: cannot read standard input: "
                             f"{getattr(exc, 'strerror', None) or exc}") from None
@@ -117,6 +120,8 @@ def load_bytes(data: bytes, origin: str) -> Scenario:
     from kvmspte.scenario_schema import validate
 
     where = shown(origin)
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(f"{where}: larger than {MAX_BYTES // 1024} KiB; not a scenario file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

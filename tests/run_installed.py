@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
             return 3
         print(f"run_installed: wheel installed in a fresh venv in {time.monotonic() - t0:.1f}s",
               file=sys.stderr)
-        env = {**env, "KVMSPTE_TEST_INSTALLED": "1", "KVMSPTE_CHECKOUT": str(ROOT)}
+        env = {**env, "KVMSPTE_TEST_INSTALLED": "1"}
         env.pop("PYTHONPATH", None)
         return sh(str(py), "-m", "pytest", str(ROOT / "tests"), "--rootdir", str(ROOT),
                   "--import-mode=importlib", "-p", "no:cacheprovider", *argv, cwd=work, env=env)

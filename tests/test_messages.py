@@ -101,3 +101,19 @@ def test_utf8_bom_is_accepted_and_other_encodings_named(cli, tmp_path):
     assert r.code == 0 and r.out.startswith("bom: ")
     p.write_bytes('name = "x"\ntrigger = "cow"\n'.encode("utf-16"))
     one_line_exit_2(cli("compare", str(p)), "not UTF-8 text")
+
+
+def test_endless_or_huge_file_is_refused(cli, tmp_path):
+    one_line_exit_2(cli("compare", "/dev/zero"), "/dev/zero: larger than 1024 KiB")
+    p = tmp_path / "big.toml"
+    p.write_bytes(b"#" * (2 << 20))
+    one_line_exit_2(cli("compare", str(p)), "larger than")
+
+
+def test_closed_stdout_is_exit_3(cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(SystemExit) as exc:
+        from kvmspte.cli import main
+
+        main(["scenarios"])
+    assert exc.value.code == 3
