@@ -136,7 +136,9 @@ def run_cli(group, args: list[str]) -> int:
         return EXIT_OK
     except OutputError as exc:
         silence_stdout()
-        return report_failures([(str(exc), exc.__cause__)])
+        say(str(exc))
+        traceback_of(exc.__cause__)
+        return EXIT_ERROR
     except ModelError as exc:
         return report_failures([(str(exc), exc.exc)])
     except Exception as exc:  # a bug or a plugin outside a model run: still one line

@@ -110,10 +110,13 @@ def test_endless_or_huge_file_is_refused(cli, tmp_path):
     one_line_exit_2(cli("compare", str(p)), "larger than")
 
 
-def test_closed_stdout_is_exit_3(cli, monkeypatch):
-    monkeypatch.setattr(sys, "stdout", None)
-    with pytest.raises(SystemExit) as exc:
-        from kvmspte.cli import main
+def test_closed_stdout_is_exit_3(capsys, monkeypatch):
+    from kvmspte.cli import main
 
-        main(["scenarios"])
-    assert exc.value.code == 3
+    for args in (["scenarios"], ["compare"]):
+        monkeypatch.setattr(sys, "stdout", None)
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        monkeypatch.undo()
+        assert exc.value.code == 3
+        assert "standard output is closed" in capsys.readouterr().err
