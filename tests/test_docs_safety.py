@@ -197,3 +197,39 @@ def test_any_oserror_while_writing_is_one_line(tmp_path, monkeypatch, cli):
 def test_a_page_name_that_is_not_a_plain_name_is_refused():
     with pytest.raises(docfiles.DocsError, match="not a plain file name"):
         docfiles.with_manifest({"arches/../../x.md": "x"})
+
+
+ENTRY_NAMES = ["../victim.md", "../../victim.md", "arches/../../victim.md", "index.md",
+               "scenarios/x.md", "/etc/passwd", "arches/", "", " ", "..", "./index.md"]
+
+
+def test_fuzzed_manifests_never_reach_outside(generated, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    root = tmp_path_factory.mktemp("fuzzdocs")
+    victim = root / "victim.md"
+    digest = sha(b"precious\n")
+    entry = st.tuples(st.sampled_from([digest, "0" * 64, "zz", ""]),
+                      st.one_of(st.sampled_from([*ENTRY_NAMES, str(victim)]),
+                                st.text(max_size=20)),
+                      st.sampled_from(["  ", " ", "\t"]))
+
+    @settings(max_examples=30, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(entry, max_size=6), st.binary(max_size=30))
+    def run(entries, junk):
+        import shutil
+
+        victim.write_text("precious\n")
+        out = root / "docs"
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(generated, out)
+        text = "".join(f"{h}{sep}{rel}\n" for h, rel, sep in entries)
+        (out / docfiles.MANIFEST).write_bytes(text.encode("utf-8", "replace") + junk)
+        docgen.run(str(out), None, check=False)
+        assert victim.read_text() == "precious\n"
+        assert sorted(p.name for p in root.iterdir()) == ["docs", "victim.md"]
+        assert docgen.run(str(out), None, check=True) == []
+
+    run()
