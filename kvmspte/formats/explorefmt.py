@@ -17,9 +17,15 @@ def _viol(o) -> str:
     return ", ".join(f"{k} x{n}" for k, n in sorted(o.violations.items())) or "none"
 
 
+def _finished(o) -> str:
+    if o.error:
+        return "error"
+    return "yes" if o.finished else "NO (bound hit)"
+
+
 def rows(outcomes) -> list[tuple[str, ...]]:
-    return [(o.race, o.arch, str(o.states), str(o.interleavings),
-             "error" if o.error else "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
+    return [(o.race, o.arch, str(o.states), str(o.interleavings), _finished(o), _viol(o))
+            for o in outcomes]
 
 
 def counterexamples(outcomes, md: bool) -> list[str]:
