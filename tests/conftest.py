@@ -44,6 +44,14 @@ def cli(capsys, monkeypatch):
     return invoke
 
 
+def one_line_exit_2(r: CliResult, *needles: str) -> None:
+    """Bad input: status 2, nothing on stdout, one escaped line on stderr with each needle."""
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1, r.err
+    assert "\x1b" not in r.err and "\r" not in r.err and "Traceback" not in r.err
+    for n in needles:
+        assert n in r.err, r.err
+
+
 def run_named(name: str, model):
     """Run a built-in scenario on a model class."""
     return run(catalogue()[name], model)

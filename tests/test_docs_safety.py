@@ -7,6 +7,7 @@ import os
 import pytest
 
 from kvmspte import docfiles, docgen
+from tests.conftest import one_line_exit_2
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +39,6 @@ def fresh(generated, tmp_path):
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def one_line_exit_2(r, *needles):
-    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1, r.err
-    assert "Traceback" not in r.err
-    for n in needles:
-        assert n in r.err, r.err
 
 
 def test_manifest_entries_outside_dir_are_never_followed(generated, tmp_path, cli):

@@ -8,13 +8,7 @@ import sys
 import pytest
 
 from kvmspte.errors import shown
-
-
-def one_line_exit_2(r, *needles):
-    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1, r.err
-    assert "\x1b" not in r.err and "\r" not in r.err and "Traceback" not in r.err
-    for n in needles:
-        assert n in r.err, r.err
+from tests.conftest import one_line_exit_2
 
 
 def test_shown_escapes_and_cuts():
