@@ -12,14 +12,11 @@ import sys
 import click
 
 from kvmspte import __version__
+from kvmspte.errors import (EXIT_FAIL, EXIT_OK, InputError, OutputError, escape,
+                            report_failures, run_cli, set_debug, shown)
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "json", "markdown")
 CHECK_FORMATS = (*FORMATS, "junit", "tap")
-
-
-class InputError(Exception):
-    """Bad input from the user: one line, exit status 2."""
 
 
 def _parse_kernel(ctx, param, value):
@@ -71,13 +68,25 @@ def _arch_option(f):
 def use_color(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout is not None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def emit(text: str) -> None:
     """Write a fully rendered output in one go (never half a document)."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    if sys.stdout is None:
+        raise OutputError("cannot write the output: standard output is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+def finish(failures: list, failed: bool = False) -> None:
+    """Exit 3 (one line each) when a model raised, else 1 when something did not hold."""
+    sys.exit(report_failures(failures) or (EXIT_FAIL if failed else EXIT_OK))
 
 
 def select_models(ids: tuple[str, ...]) -> list[type]:
@@ -96,10 +105,10 @@ def select_models(ids: tuple[str, ...]) -> list[type]:
 
 
 def resolve_scenarios(refs) -> list:
-    from kvmspte.scenario import ScenarioError, resolve
+    from kvmspte.scenario import ScenarioError, resolve, unique
 
     try:
-        return [resolve(ref) for ref in refs]
+        return unique([resolve(ref) for ref in refs])
     except ScenarioError as exc:
         raise InputError(str(exc)) from None
 
@@ -121,14 +130,28 @@ Examples:
   kvmspte compare my.toml --format json   your own scenario file, for machines
 
 \b
-Exit status: 0 success, 1 an expectation did not hold, 2 bad usage or input.
+Exit status:
+  0    all good
+  1    an expectation or invariant did not hold
+  2    bad usage or input (one line on stderr)
+  3    kvmspte could not finish: a model or plugin raised, or the output
+       could not be written (one line naming it; --debug for the traceback)
+  130  interrupted
 """
+
+
+def _debug_option(f):
+    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                        callback=lambda _ctx, _param, on: set_debug(on),
+                        help="Show the traceback when kvmspte cannot finish (exit 3); "
+                             "KVMSPTE_DEBUG=1 does the same.")(f)
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"],
                                           "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="kvmspte",
                       message="%(prog)s %(version)s")
+@_debug_option
 def cli() -> None:
     pass
 
@@ -153,6 +176,7 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str, kernel
     report = run_report("compare", resolve_scenarios([scenario]), select_models(arches),
                         kernel=kernel)
     emit(render(fmt, report, color=use_color(color)))
+    finish(report.failures())
 
 
 @cli.command()
@@ -171,14 +195,16 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     [expect] table (arch id -> verdict) is asserted for the selected arches that
     it names; --expect VERDICT asserts one verdict everywhere instead.
 
-    Exit status: 0 all hold, 1 some do not, 2 bad usage or input.
+    Exit status: 0 all hold, 1 some do not, 2 bad usage or input, 3 a model
+    raised (the others are still reported).
     """
     from kvmspte.formats import render
     from kvmspte.runner import check_report
     from kvmspte.scenario import VERDICTS, catalogue
 
     if expect is not None and expect not in VERDICTS:
-        raise InputError(f"--expect: unknown verdict '{expect}'; one of {', '.join(VERDICTS)}")
+        raise InputError(f"--expect: unknown verdict '{shown(expect)}'; one of "
+                         f"{', '.join(VERDICTS)}")
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
     report, failures = check_report(chosen, select_models(arches), expect, kernel)
     if not report.results:
@@ -188,7 +214,7 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     if fmt == "table":
         checked = sum(r.expected is not None for r in report.results)
         print(f"{checked} expectations checked, {failures} failed", file=sys.stderr)
-    sys.exit(EXIT_FAIL if failures else EXIT_OK)
+    finish(report.failures(), failures > 0)
 
 
 @cli.command()
@@ -210,7 +236,8 @@ def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     not fit the width (COLUMNS, the terminal, or 80 when piped), cells are one
     letter (N no-op, F flush-only, C changes, - n/a) under staggered arch names.
 
-    Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input.
+    Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input, 3 a
+    model raised (its cells read 'error').
     """
     import re
 
@@ -226,10 +253,10 @@ def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
     chosen = mx.filter_scenarios(chosen, patterns)
     if not chosen:
-        raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
+        raise InputError(f"-e: no scenario matches {' or '.join(map(shown, patterns))}")
     m = mx.build(chosen, select_models(arches), kernel)
     emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
-    sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
+    finish(m.failures(), m.mismatches > 0)
 
 
 @cli.command()
@@ -281,9 +308,11 @@ def docs(out, readme, check_only) -> None:
     Writes DIR/index.md (the headline matrix), one page per architecture (hooks,
     change_pte call chain, a verdict table derived by running the model, every
     source it cites), one page per scenario, and DIR/cli.md (every --help).
-    Output is byte-identical on every run.  Files are written to a temporary
-    folder first and moved into place; files the generator did not write are
-    never deleted.
+    Output is byte-identical on every run.  Everything is computed first, then
+    the changed pages are staged inside DIR and renamed into place.  Nothing
+    outside DIR is touched and no link is followed out of it; a page is removed
+    only when the generator wrote it and it is unchanged since.  A folder left
+    by an interrupted run is removed by the next run and reported by --check.
     """
     from kvmspte import docgen
 
@@ -293,12 +322,12 @@ def docs(out, readme, check_only) -> None:
         raise InputError(str(exc)) from None
     if check_only:
         for path in stale:
-            print(f"stale: {path}", file=sys.stderr)
+            print(f"stale: {escape(path)}", file=sys.stderr)
         if stale:
-            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out {out}'",
-                  file=sys.stderr)
+            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out "
+                  f"{escape(out)}'", file=sys.stderr)
         sys.exit(EXIT_FAIL if stale else EXIT_OK)
-    print(f"wrote {len(stale)} changed file(s) under {out}", file=sys.stderr)
+    print(f"wrote {len(stale)} changed file(s) under {escape(out)}", file=sys.stderr)
 
 
 @cli.command()
@@ -323,7 +352,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     \b
     Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault.
     """
-    from kvmspte.explore.checker import explore as run_explore
+    from kvmspte.explore.checker import attempt
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
     from kvmspte.formats.layout import output_width
@@ -331,14 +360,14 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
 
     for name in races:
         if name not in RACES:
-            raise InputError(f"unknown race '{name}'{suggest(name, RACES)}; known: "
+            raise InputError(f"unknown race '{shown(name)}'{suggest(name, RACES)}; known: "
                              f"{', '.join(RACES)}")
-    chosen = [RACES[n] for n in (races or RACES)]
-    outcomes = [run_explore(r, m, max_states=max_states) for r in chosen
+    chosen = [RACES[n] for n in dict.fromkeys(races or RACES)]
+    outcomes = [attempt(r, m, max_states=max_states) for r in chosen
                 for m in select_models(arches)]
     emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
     bad = any(o.violations for o in outcomes)
-    sys.exit(EXIT_FAIL if fail_on_violation and bad else EXIT_OK)
+    finish([f for o in outcomes for f in o.failures()], fail_on_violation and bad)
 
 
 @cli.command()
@@ -383,28 +412,8 @@ def schema(which: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     if args in (["--version"], ["-V"]):  # the fast path: nothing else to import
         print(f"kvmspte {__version__}")
         sys.exit(EXIT_OK)
-    try:
-        cli.main(args=args, prog_name="kvmspte", standalone_mode=False)
-    except InputError as exc:
-        _die(str(exc))
-    except click.UsageError as exc:
-        hint = f" (see 'kvmspte {exc.ctx.command_path.split(' ', 1)[-1]} --help')" \
-            if exc.ctx and " " in exc.ctx.command_path else " (see 'kvmspte --help')"
-        _die(f"{exc.format_message()}{hint}")
-    except click.exceptions.Abort:
-        _die("aborted")
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(EXIT_OK)
-    except click.ClickException as exc:
-        _die(exc.format_message())
-    sys.exit(EXIT_OK)
-
-
-def _die(message: str) -> None:
-    print(f"kvmspte: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_USAGE)
+    sys.exit(run_cli(cli, args or ["--help"]))

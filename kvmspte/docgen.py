@@ -1,34 +1,29 @@
 """Generate Markdown documentation from the models themselves.
 
-Everything is computed first; only then are files written, to a temporary folder
-beside the output, and moved into place one by one.  A manifest
-(``.kvmspte-generated``) lists what the generator wrote, so that a page it
-generated earlier and no longer generates can be removed, and nothing else is
-ever deleted.  Output depends only on the models and the catalogue.
+Everything is computed first; only then are files written (``kvmspte.docfiles``:
+staged inside the output folder and renamed into place, never outside it or through
+a link; a manifest with the digest of every page lets a page no longer generated be
+removed, and nothing else is ever deleted).  Output depends only on the models and
+the catalogue.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from kvmspte import registry
+from kvmspte.docfiles import (DocsError, commit, leftovers, oserror, plan, read_text,
+                              replace_text, with_manifest)
+from kvmspte.errors import shown
 from kvmspte.formats.markdown import cell, table
 from kvmspte.scenario import catalogue
 
-MANIFEST = ".kvmspte-generated"
 README_START = "<!-- kvmspte:compare:start -->"
 README_CMD = "kvmspte compare"
 
 
 def _markers(name: str) -> tuple[str, str]:
     return f"<!-- kvmspte:{name}:start -->", f"<!-- kvmspte:{name}:end -->"
-
-
-class DocsError(Exception):
-    pass
 
 
 def cite(s) -> str:
@@ -207,7 +202,7 @@ def explore_page(models) -> str:
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
 
-    outcomes = [explore(r, m) for r in RACES.values() for m in models]
+    outcomes = [_checked(explore, r, m) for r in RACES.values() for m in models]
     races = [f"- `{r.name}`: {r.description}" for r in RACES.values()]
     return "\n".join([
         "# Concurrency: every interleaving, checked",
@@ -297,6 +292,16 @@ def findings_block(models) -> str:
     return "\n".join(lines or ["- (no model contradicts the no-op claim)"])
 
 
+def _checked(fn, subject, model):
+    """fn(subject, model); a model that raises stops the docs with exit 3, nothing written."""
+    try:
+        return fn(subject, model)
+    except Exception as exc:
+        from kvmspte.errors import ModelError
+
+        raise ModelError(model.id, subject.name, exc) from exc
+
+
 def generate() -> tuple[dict[str, str], dict[str, str]]:
     """All generated pages (relative path -> text) and the README blocks by name."""
     from kvmspte import matrix as mx
@@ -307,7 +312,7 @@ def generate() -> tuple[dict[str, str], dict[str, str]]:
 
     models = list(registry.models().values())
     scenarios = list(catalogue().values())
-    runs = {(sc.name, m.id): run(sc, m) for sc in scenarios for m in models}
+    runs = {(sc.name, m.id): _checked(run, sc, m) for sc in scenarios for m in models}
     m = mx.build(scenarios, models)
     pages = {"index.md": index_page(render_matrix(m, "markdown"), models, scenarios),
              "cli.md": cli_page(), "explore.md": explore_page(models)}
@@ -335,70 +340,44 @@ def readme_with(text: str, blocks: dict[str, str]) -> str:
     return text
 
 
-def _readme_path(out: Path, readme: str | None) -> Path | None:
+def _readme_path(out: Path, readme: str | None) -> tuple[Path, str] | None:
+    """The README whose marked blocks are refreshed, and its text (None: no README)."""
     if readme:
         path = Path(readme)
-        if not path.exists() or README_START not in path.read_text(encoding="utf-8"):
-            raise DocsError(f"--readme: {path} has no '{README_START}' marker")
-        return path
+        text = read_text(path, "--readme")
+        if README_START not in text:
+            raise DocsError(f"--readme: {shown(path, 120)} has no '{README_START}' marker")
+        return path, text
     path = out.resolve().parent / "README.md"
-    if path.exists() and README_START in path.read_text(encoding="utf-8"):
-        return path
-    return None
-
-
-def _old_manifest(out: Path) -> list[str]:
-    path = out / MANIFEST
-    return path.read_text(encoding="utf-8").split() if path.exists() else []
+    if not path.exists():
+        return None
+    text = read_text(path, "README")
+    return (path, text) if README_START in text else None
 
 
 def run(out_dir: str, readme: str | None, *, check: bool) -> list[str]:
-    """Generate (or check) the docs; returns the files that differ(ed)."""
+    """Generate (or check) the docs; returns the files that differ(ed), and with check,
+    the staging folders an interrupted run left behind."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DocsError(f"--out: {out} exists and is not a folder")
+    try:
+        rd = _readme_path(out, readme)
+    except OSError as exc:  # resolving the folder beside --out
+        raise oserror(exc) from None
     pages, blocks = generate()
-    pages[MANIFEST] = "\n".join(sorted(pages)) + "\n"
-    differ = [rel for rel, text in sorted(pages.items())
-              if not (out / rel).exists() or (out / rel).read_text(encoding="utf-8") != text]
-    obsolete = [rel for rel in _old_manifest(out) if rel not in pages and (out / rel).exists()]
-    rd = _readme_path(out, readme)
+    pages = with_manifest(pages)
+    differ, obsolete = plan(out, pages)
     new_readme = None
     if rd is not None:
-        old = rd.read_text(encoding="utf-8")
-        new_readme = readme_with(old, blocks)
-        if new_readme == old:
+        new_readme = readme_with(rd[1], blocks)
+        if new_readme == rd[1]:
             new_readme = None
-    stale = [str(out / rel) for rel in differ + obsolete] + ([str(rd)] if new_readme else [])
+    stale = [str(out / rel) for rel in differ + obsolete] + ([str(rd[0])] if new_readme else [])
     if check:
-        return stale
-    _write(out, {rel: pages[rel] for rel in differ}, obsolete)
+        return stale + [f"{p} (left by an interrupted run)" for p in leftovers(out)]
+    commit(out, {rel: pages[rel] for rel in differ}, obsolete)
     if new_readme is not None:
-        _replace_text(rd, new_readme)
+        try:
+            replace_text(rd[0], new_readme)
+        except OSError as exc:
+            raise oserror(exc) from None
     return stale
-
-
-def _write(out: Path, files: dict[str, str], obsolete: list[str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".kvmspte-docs-", dir=out))
-    try:
-        for rel, text in files.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_text(text, encoding="utf-8")
-        for rel in files:  # the manifest last, once every page is in place
-            if rel != MANIFEST:
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp / rel, out / rel)
-        for rel in obsolete:
-            (out / rel).unlink()
-        if MANIFEST in files:
-            os.replace(tmp / MANIFEST, out / MANIFEST)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".kvmspte-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

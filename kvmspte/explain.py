@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from kvmspte.engine import run
+from kvmspte.errors import escape
 from kvmspte.formats.layout import PIPE_WIDTH, wrap
 from kvmspte.trace import EVENT
 
@@ -17,7 +18,12 @@ from kvmspte.trace import EVENT
 def build(sc, model, kernel=None) -> dict:
     from kvmspte.release import DEFAULT
 
-    res = run(sc, model, views=True, kernel=kernel or DEFAULT)
+    try:
+        res = run(sc, model, views=True, kernel=kernel or DEFAULT)
+    except Exception as exc:  # a model or plugin bug: exit 3, one line naming it
+        from kvmspte.errors import ModelError
+
+        raise ModelError(model.id, sc.name, exc) from exc
     states = dict(res.states)
     phases: list[dict] = []
     for step in res.trace:
@@ -80,7 +86,7 @@ def render_markdown(doc: dict, *, state_width: int | None = None) -> str:
     """Markdown; with state_width, the state lines (a code block) wrap to that width."""
     sc, arch = doc["scenario"], doc["arch"]
     out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
-           f"{sc['description']}", "",
+           escape(sc["description"]), "",
            f"**Verdict: `{doc['verdict']}`** for gfn {doc['gfn']}: {doc['reason']}"]
     if doc["reason_source"]:
         out[-1] += f" (`{cite(doc['reason_source'])}`)"

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kvmspte.engine import run
+from kvmspte.runner import attempt
 
 LEGEND = [
     ("=", "same verdict as the expected column, as this arch's [expect] says"),
@@ -38,6 +38,8 @@ class Cell:
     arch: str
     verdict: str
     expected: str | None
+    #: the Result, when the model raised (verdict "error")
+    failed: object = field(default=None, repr=False, compare=False)
 
     @property
     def mismatch(self) -> bool:
@@ -52,8 +54,11 @@ class Cell:
         return "=" if self.verdict == column else verdict
 
     def to_dict(self) -> dict:
-        return {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
-                "mismatch": self.mismatch}
+        out = {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
+               "mismatch": self.mismatch}
+        if self.failed is not None:
+            out["error"] = self.failed.error
+        return out
 
 
 @dataclass
@@ -76,6 +81,12 @@ class Matrix:
     @property
     def mismatches(self) -> int:
         return sum(c.mismatch for r in self.rows for c in r.cells)
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        from kvmspte.report import Report
+
+        return Report("matrix", [], [c.failed for r in self.rows for c in r.cells
+                                     if c.failed is not None]).failures()
 
     def summary(self) -> str:
         return f"{self.cells} cells, {self.mismatches} mismatches"
@@ -117,7 +128,8 @@ def build(scenarios: list, models: list[type], kernel=None) -> Matrix:
     for sc in scenarios:
         row = Row(sc, column_verdict(sc.expectations(kernel), arches))
         for model in models:
-            res = run(sc, model, kernel=kernel)
-            row.cells.append(Cell(model.id, res.verdict, sc.expectation(model.id, kernel)))
+            res = attempt(sc, model, kernel=kernel)
+            row.cells.append(Cell(model.id, res.verdict, sc.expectation(model.id, kernel),
+                                  res if res.error is not None else None))
         rows.append(row)
     return Matrix(arches, rows, str(kernel))

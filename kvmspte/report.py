@@ -83,6 +83,10 @@ class Result:
     #: the release range of the code modelled (kvmspte.release.Span), and a what-if label
     span: object = None
     what_if: str = ""
+    #: 'Type: message' when the model raised (verdict "error"); the exception itself
+    #: stays out of the report and only feeds --debug
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def matches(self) -> bool | None:
@@ -110,6 +114,8 @@ class Result:
             "span": self.span.to_dict() if self.span is not None else None,
             "what_if": self.what_if,
         }
+        if self.error is not None:
+            out["error"] = self.error
         if trace:
             out["trace"] = [s.to_dict() for s in self.trace]
         return out
@@ -123,6 +129,13 @@ class Report:
     scenarios: list = field(default_factory=list)     # Scenario objects, in order
     results: list[Result] = field(default_factory=list)
     kernel: str = "v6.9"                               # the release asked for
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        """(one-line message, exception) of every result whose model raised."""
+        from kvmspte.errors import model_failure
+
+        return [(model_failure(r.arch, r.scenario, r.exception or Exception(r.error)),
+                 r.exception) for r in self.results if r.error is not None]
 
     def to_dict(self, *, trace: bool = True) -> dict:
         return {

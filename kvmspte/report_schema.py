@@ -31,7 +31,8 @@ _RESULT = {
         "release": {"type": "string"},
         "scenario": {"type": "string"},
         "gfn": {"type": "string", "pattern": "^0x[0-9a-f]+$"},
-        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent"]},
+        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", "error"],
+                    "description": "error: the model raised; see error (the run exits 3)"},
         "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", None]},
         "matches": {"type": ["boolean", "null"]},
         "reason": {"type": "string"},
@@ -48,6 +49,9 @@ _RESULT = {
                            "old": {"type": ["object", "null"]},
                            "new": {"type": ["object", "null"]}}}},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "error": {"type": "string",
+                  "description": "present only when verdict is error: the exception the "
+                                 "model raised, as 'Type: message'"},
         "trace": {"type": "array", "items": _STEP},
         "span": {"type": ["object", "null"], "required": ["from", "to"],
                  "description": "the release range [from, to) over which the modelled code "

@@ -40,6 +40,9 @@ class Outcome:
     examples: dict = field(default_factory=dict)
     na: str = ""
     steps: dict = field(default_factory=dict)
+    #: 'Type: message' when the model raised during the search (the run exits 3)
+    error: str = ""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         out = {"race": self.race, "arch": self.arch, "states": self.states,
@@ -49,7 +52,15 @@ class Outcome:
         if self.first:
             out["first_violation"] = self.example_dict(self.first)
         out["counter_examples"] = {k: self.example_dict(v) for k, v in self.examples.items()}
+        if self.error:
+            out["error"] = self.error
         return out
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        from kvmspte.errors import model_failure
+
+        return [(model_failure(self.arch, f"race {self.race}", self.exception), self.exception)
+                ] if self.error else []
 
     def example_dict(self, v: Violation) -> dict:
         return {"kind": v.kind, "message": v.message,
@@ -122,6 +133,18 @@ def explore(race: Race, model, *, max_states: int = 20_000) -> Outcome:
     _search(out, init, max_states)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def attempt(race: Race, model, *, max_states: int = 20_000) -> Outcome:
+    """explore(), or an Outcome carrying the error when the model raises."""
+    try:
+        return explore(race, model, max_states=max_states)
+    except Exception as exc:  # a model or plugin bug: report it, keep the others running
+        from kvmspte.errors import describe
+
+        out = Outcome(race.name, str(getattr(model, "id", model)), steps=race.steps())
+        out.error, out.exception = describe(exc), exc
+        return out
 
 
 def _successors(w: World, steps: dict):

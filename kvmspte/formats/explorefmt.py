@@ -11,14 +11,22 @@ HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
 
 
 def _viol(o) -> str:
+    if o.error:
+        return f"error: the model raised {o.error}"
     if o.na:
         return f"n/a: {o.na}"
     return ", ".join(f"{k} x{n}" for k, n in sorted(o.violations.items())) or "none"
 
 
+def _finished(o) -> str:
+    if o.error:
+        return "error"
+    return "yes" if o.finished else "NO (bound hit)"
+
+
 def rows(outcomes) -> list[tuple[str, ...]]:
-    return [(o.race, o.arch, str(o.states), str(o.interleavings),
-             "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
+    return [(o.race, o.arch, str(o.states), str(o.interleavings), _finished(o), _viol(o))
+            for o in outcomes]
 
 
 def counterexamples(outcomes, md: bool, width: int | None = None) -> list[str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from kvmspte.formats.common import HEADERS, by_scenario, scenario_line
 from kvmspte.formats.layout import fit, wrap
 
-STYLE = {"no-op": "green", "flush-only": "yellow", "changes": "bold red", "n/a": "dim"}
+STYLE = {"no-op": "green", "flush-only": "yellow", "changes": "bold red", "n/a": "dim",
+         "error": "bold magenta"}
 
 
 def box_widths(headers, rows, width: int) -> list[int]:
