@@ -67,6 +67,10 @@ class ArchModel:
     #: where the arch selects HAVE_KVM_READONLY_MEM (its KVM Kconfig); None: it does not,
     #: so KVM_MEM_READONLY memslots cannot be created
     readonly_mem: ClassVar[Source | None] = None
+    #: the retry check the arch's vCPU fault path makes under mmu_lock before it installs
+    #: (kvmspte.kvm.RETRY_VM: any invalidation in progress; kvmspte.kvm.RETRY_GFN: only one
+    #: covering the gfn), with the source where the call was read; None: not declared
+    fault_retry: ClassVar[tuple[str, Source] | None] = None
 
     def __init__(self, trace: Trace, options: dict[str, bool] | None = None) -> None:
         self.trace = trace
@@ -117,6 +121,9 @@ class ArchModel:
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
             "free_policy": cls.free_policy,
+            "fault_retry": ({"predicate": cls.fault_retry[0],
+                             "source": cls.fault_retry[1].to_dict()}
+                            if cls.fault_retry else None),
         }
 
 
