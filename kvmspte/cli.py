@@ -268,7 +268,7 @@ def docs(out, readme, check_only) -> None:
 @cli.command()
 @click.argument("races", nargs=-1, metavar="[RACE...]")
 @_arch_option
-@click.option("--max-states", default=20000, show_default=True, type=click.IntRange(1),
+@click.option("--max-states", default=200000, show_default=True, type=click.IntRange(1),
               help="Bound on distinct states per race and arch; the report says whether "
                    "the search finished within it.")
 @click.option("--fail-on-violation", is_flag=True,
@@ -278,14 +278,18 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     """Check every interleaving of concurrent notifier, mm and vCPU-fault steps.
 
     Each RACE (default: all built-in races) runs a few actors (an mm writer, an mm
-    zapper, a vCPU fault with the invalidation-retry protocol) on the same page.
-    Every reachable state is visited breadth-first, with duplicates merged, and
-    three invariants are checked: coherence at quiescence, no use after free, no
-    stale install.  For the first violation the shortest counter-example is
-    printed as numbered steps with their kernel citations.
+    zapper, one or two vCPU faults with their arch's invalidation-retry check) on
+    the same page.  Every reachable state is visited breadth-first, with duplicates
+    (and permutations of identical vCPUs) merged, and three invariants are checked:
+    coherence at quiescence (no invalidation in progress and no actor inside an
+    operation), no use after free, no stale install.  For every violated invariant
+    the shortest counter-example is printed as numbered steps with their kernel
+    citations (and a Mermaid diagram in Markdown).
 
     \b
-    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault.
+    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault,
+    vcpus-writer-zapper, ksm-wrprotect-fault, ksm-wrprotect-zapper,
+    migrate-zapper, writer-neighbour-zapper.
     """
     from kvmspte.explore.checker import explore as run_explore
     from kvmspte.explore.races import RACES

@@ -6,7 +6,7 @@ import json
 
 from kvmspte.formats.markdown import table as md_table
 
-HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
+HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "violations")
 
 
 def _viol(o) -> str:
@@ -16,7 +16,7 @@ def _viol(o) -> str:
 
 
 def rows(outcomes) -> list[tuple[str, ...]]:
-    return [(o.race, o.arch, str(o.states), str(o.interleavings),
+    return [(o.race, o.arch, ",".join(o.actors), str(o.states), str(o.interleavings),
              "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
 
 
@@ -29,15 +29,66 @@ def counterexamples(outcomes, md: bool) -> list[str]:
 
 
 def _example(o, v, md: bool) -> list[str]:
-    """The shortest counter-example of one kind, as numbered steps with citations."""
+    """The shortest counter-example of one kind, as numbered steps with citations (and, in
+    Markdown, a Mermaid sequence diagram beside them)."""
     head = f"{o.race} on {o.arch}: {v.kind} (shortest, {len(v.path)} steps): {v.message}"
     out = ["", f"### {head}", ""] if md else ["", head]
+    if md:
+        out += mermaid(o, v) + [""]
     for n, (actor, idx) in enumerate(v.path, 1):
         st = o.steps[actor][idx]
         cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
         out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
                    f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
+    if md and v.state:
+        out += ["", f"Violating state: {state_text(v.state)}."]
     return out
+
+
+def state_text(state: dict) -> str:
+    quiet = "quiescent" if state.get("quiescent") else "not quiescent"
+    ptl = f"PTL held by {state['ptl']}" if state.get("ptl") else "PTL free"
+    return (f"{quiet}, {ptl}, mmu_invalidate_in_progress={state['mmu_invalidate_in_progress']}"
+            f", mn_active_invalidate_count={state['mn_active_invalidate_count']}; primary "
+            f"maps {state['primary']['gfn']}, secondary maps {state['secondary']['gfn']}")
+
+
+_MERMAID_BAD = str.maketrans({";": ",", "#": "no.", "<": "‹", ">": "›", ":": " -", "\n": " ",
+                             "\"": "'", "{": "(", "}": ")", "%": " pct"})
+
+
+def mermaid_text(text: str) -> str:
+    """Text safe inside a Mermaid sequence message or note: no statement separators, no
+    comment or entity markers, no HTML brackets."""
+    return text.translate(_MERMAID_BAD).strip()
+
+
+def mermaid(o, v) -> list[str]:
+    """The counter-example as a Mermaid sequence diagram: each actor a lifeline, each step a
+    message from the actor to the layer it acts on, the violating state as a closing note."""
+    actors = list(dict.fromkeys(a for a, _ in v.path)) or list(o.actors)
+    lines = ["```mermaid", "sequenceDiagram", "    autonumber"]
+    for a in actors:
+        lines.append(f"    participant {_mid(a)} as {mermaid_text(a)}")
+    lines.append("    participant mm as primary MMU")
+    lines.append("    participant kvm as KVM + secondary MMU")
+    for actor, idx in v.path:
+        st = o.steps[actor][idx]
+        target = "kvm" if _to_kvm(st.label) else "mm"
+        lines.append(f"    {_mid(actor)}->>{target}: {mermaid_text(st.label)}")
+    note = mermaid_text(f"{v.kind}: {v.message}")
+    lines.append(f"    Note over {_mid(actors[0])},kvm: {note}")
+    lines.append("```")
+    return lines
+
+
+def _mid(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _to_kvm(label: str) -> bool:
+    return any(w in label for w in ("invalidate_range", "change_pte", "mmu_lock",
+                                    "mmu_invalidate_seq"))
 
 
 def summary(outcomes) -> str:

@@ -5,21 +5,27 @@ from math import comb
 import pytest
 
 from kvmspte.arches.arm64 import Model as Arm64
+from kvmspte.arches.loongarch import Model as Loongarch
 from kvmspte.arches.mips import Model as Mips
 from kvmspte.arches.riscv import Model as Riscv
 from kvmspte.arches.x86_tdp import Model as Tdp
 from kvmspte.explore import actors
-from kvmspte.explore.checker import COHERENCE, STALE, UAF, explore
-from kvmspte.explore.races import RACES, Race
+from kvmspte.explore.checker import COHERENCE, STALE, UAF, explore, is_quiescent, replay
+from kvmspte.explore.races import RACES, Race, vcpu
+from kvmspte.registry import models
+
+ALL = list(models().values())
 
 
 def test_tiny_race_state_count_by_hand():
     # A fault's first step (read the sequence) against a zapper's first step (start):
-    #   start -> (0,0); then (1,0) fault read first, (0,1) zapper started first;
-    #   (1,1) twice: read-then-start marks the fault "invalidated", start-then-read does not,
+    #   (0,0); then (1,0) fault read first, (0,1) zapper started first;
+    #   (1,1) twice: read-then-start marks the fault as racing, start-then-read does not,
     #   so the two orders stay distinct states.  5 states, 2 interleavings.
-    race = Race("tiny", "", "cow", (("vcpu", lambda: actors.vcpu_fault()[:1]),
-                                    ("zapper", lambda: actors.zapper()[:1])))
+    def one(make):
+        return lambda m: actors.Actor(make(m).kind, make(m).steps[:1], make(m).local0)
+    race = Race("tiny", "", "cow", (("vcpu", one(vcpu)),
+                                    ("zapper", one(lambda m: actors.zapper()))))
     out = explore(race, Tdp)
     assert (out.states, out.interleavings, out.finished) == (5, 2, True)
     assert not out.violations
@@ -32,41 +38,70 @@ def test_zapper_and_fault_cover_every_interleaving():
     assert not out.violations   # mmu_invalidate_retry_gfn makes the fault retry
 
 
-def test_bound_is_reported():
+def test_bound_is_reported_and_the_exact_bound_finishes():
     out = explore(RACES["writer-fault"], Tdp, max_states=10)
     assert out.finished is False and out.states == 10
+    exact = explore(RACES["writer-fault"], Tdp).states
+    assert explore(RACES["writer-fault"], Tdp, max_states=exact).finished is True
+    assert explore(RACES["writer-fault"], Tdp, max_states=exact - 1).finished is False
 
 
-@pytest.mark.parametrize("model", [Tdp, Arm64])
+@pytest.mark.parametrize("model", [Tdp, Arm64, Loongarch])
 def test_writer_and_fault_are_safe_with_the_retry_check(model):
-    # include/linux/kvm_host.h:mmu_invalidate_retry_gfn: a fault that read the sequence before
-    # the writer's start retries; change_pte itself installs only the new page.
+    # include/linux/kvm_host.h: either predicate makes a fault that read the sequence before
+    # the writer's start retry; change_pte itself installs only the new page.
     out = explore(RACES["writer-fault"], model)
     assert out.finished and not out.violations
 
 
 def test_a_fault_path_without_the_retry_check_is_caught():
-    race = Race("broken", "", "cow", (("writer", lambda: actors.writer("cow", True)),
-                                      ("vcpu", lambda: actors.vcpu_fault(retry_check=False))))
+    race = Race("broken", "", "cow", (("writer", lambda m: actors.writer("cow", True)),
+                                      ("vcpu", lambda m: actors.vcpu_fault(None))))
     out = explore(race, Tdp)
     assert out.violations[STALE] > 0
-    kinds = [out.steps[a][i].label for a, i in out.first.path]
+    kinds = [out.steps[a][i].label for a, i in out.examples[STALE].path]
     assert kinds[0] == "read mmu_invalidate_seq" and "NO retry check" in kinds[-1]
+
+
+def test_the_vcpu_uses_its_arch_predicate():
+    # x86 is_page_fault_stale: mmu_invalidate_retry_gfn; arm64 user_mem_abort:
+    # mmu_invalidate_retry.  A neighbour's invalidation makes only arm64 retry.
+    x86 = actors.vcpu_fault(*Tdp.fault_retry).steps[2].label
+    arm = actors.vcpu_fault(*Arm64.fault_retry).steps[2].label
+    assert "mmu_invalidate_retry_gfn" in x86 and "mmu_invalidate_retry;" in arm
+    assert actors.vcpu_fault(*Arm64.fault_retry).steps[2].source.function == "user_mem_abort"
+
+
+def test_gup_fast_needs_no_ptl_but_the_slow_path_does():
+    # kvm_main.c:hva_to_pfn_fast: get_user_page_fast_only(FOLL_WRITE) takes no lock and works
+    # only on a writable PTE; a read-only one goes to hva_to_pfn_slow (follow_page_pte, PTL).
+    step = actors.vcpu_fault(*Tdp.fault_retry).steps[1]
+    from kvmspte.explore.world import HOST, PTL, NONE_PTE
+    from kvmspte.host import HostPte
+    rw = HostPte(pfn=1, write=True)
+    ro = HostPte(pfn=1, write=False)
+    state = [None] * 9
+    state[PTL], state[HOST] = 0, (rw, NONE_PTE)
+    assert step.guard(None, state, 1)          # PTL held by the writer, writable: GUP-fast
+    state[HOST] = (ro, NONE_PTE)
+    assert not step.guard(None, state, 1)      # read-only: the slow path waits for the PTL
+    state[PTL] = -1
+    assert step.guard(None, state, 1)
 
 
 @pytest.mark.parametrize("model", [Mips, Arm64, Riscv])
 def test_change_pte_with_two_invalidations_outstanding_breaks_coherence(model):
     # 6bdb913f0a70 warned that .change_pte() must not act while more than one invalidation
     # is outstanding; kvm_main.c:kvm_mmu_notifier_change_pte checks only "any in progress".
-    # These arches' kvm_set_spte_gfn install the new page (mips: kvm_set_spte_gfn set_pte;
-    # arm64: kvm_pgtable_stage2_map with no cache into the surviving L3 table; riscv:
-    # gstage_map_page), after the zapper's start already unmapped, so nothing removes it:
-    # the zapper's tlb_finish_mmu then frees a page the guest still maps.
+    # These arches' kvm_set_spte_gfn install the new page after the zapper's start already
+    # unmapped, so nothing removes it: the zapper's tlb_finish_mmu then frees a page the
+    # guest still maps.
     out = explore(RACES["writer-zapper"], model)
     assert out.violations[COHERENCE] > 0 and out.violations[UAF] > 0
-    labels = [out.steps[a][i].label for a, i in out.first.path]
+    path = out.examples[COHERENCE].path
+    labels = [out.steps[a][i].label for a, i in path]
     assert labels.index("set_pte_at_notify: change_pte, then set the new PTE") > \
-        [i for i, (a, _) in enumerate(out.first.path) if a == "zapper"][0]
+        [i for i, (a, _) in enumerate(path) if a == "zapper"][0]
 
 
 def test_x86_tdp_is_safe_with_two_invalidations():
@@ -74,16 +109,73 @@ def test_x86_tdp_is_safe_with_two_invalidations():
     assert not explore(RACES["writer-zapper"], Tdp).violations
 
 
-def test_pre_3_7_ordering_is_incoherent_everywhere():
+def test_pre_3_7_ordering_is_incoherent_once_the_writer_is_done():
     # Without start/end, kvm_mmu_notifier_change_pte returns early (nothing in progress), so
-    # the secondary MMU keeps the old page while the primary PTE is cleared.
+    # the secondary MMU keeps the old page; the shortest quiescent witness is the writer's
+    # whole critical section (clear, set, unlock): 3 steps, not the 1-step state inside it.
     out = explore(RACES["unwrapped-fault"], Tdp)
-    assert out.violations[COHERENCE] > 0 and len(out.first.path) == 1
+    v = out.examples[COHERENCE]
+    assert len(v.path) == 3 and v.state["quiescent"] and v.state["ptl"] is None
 
 
-def test_all_races_on_all_arches_finish():
-    from kvmspte.registry import models
+@pytest.mark.parametrize("model", [Tdp, Arm64])
+def test_unwrapped_race_reports_the_stale_install(model):
+    # A vCPU that looked the old pfn up before the bare clear/change_pte and installs after it:
+    # no invalidation ever bumps mmu_invalidate_seq, so neither predicate retries.
+    out = explore(RACES["unwrapped-fault"], model)
+    v = out.examples[STALE]
+    labels = [(a, out.steps[a][i].label) for a, i in v.path]
+    assert labels[1][0] == "vcpu" and labels[1][1].startswith("look up")
+    assert labels[-1][0] == "vcpu" and "install" in labels[-1][1]
+    assert any(a == "writer" for a, _ in labels[2:-1])
 
-    for race in RACES.values():
-        for model in models().values():
-            assert explore(race, model).finished
+
+def test_ksm_page_count_check_sees_kvms_gup_reference():
+    # mm/ksm.c:write_protect_page gives up (set_pte_at of the old entry) while KVM holds its
+    # GUP reference, so no interleaving leaves a writable secondary mapping behind.
+    out = explore(RACES["ksm-wrprotect-fault"], Tdp)
+    assert out.finished and not out.violations
+
+
+@pytest.mark.parametrize("race", sorted(RACES))
+@pytest.mark.parametrize("model", ALL, ids=lambda m: m.id)
+def test_no_coherence_counter_example_stops_inside_an_operation(race, model):
+    out = explore(RACES[race], model)
+    assert out.finished
+    assert out.actors == RACES[race].names
+    v = out.examples.get(COHERENCE)
+    if v is None:
+        return
+    ctx, st = replay(RACES[race], model, v.path)
+    assert is_quiescent(ctx, st) and v.state["quiescent"] and v.state["ptl"] is None
+
+
+def test_two_vcpus_finish_on_every_arch_and_symmetry_is_exact():
+    race = RACES["vcpus-writer-zapper"]
+    for model in ALL:
+        assert explore(race, model).finished
+    full = explore(race, Tdp, symmetry=False)
+    reduced = explore(race, Tdp)
+    assert full.finished and reduced.finished
+    assert reduced.states < full.states
+    assert reduced.interleavings == full.interleavings
+    assert sorted(full.violations) == sorted(reduced.violations)
+    arm_full, arm_red = explore(race, Arm64, symmetry=False), explore(race, Arm64)
+    assert {k: len(v.path) for k, v in arm_full.examples.items()} == \
+        {k: len(v.path) for k, v in arm_red.examples.items()}
+
+
+def test_every_counter_example_replays():
+    for race in ("vcpus-writer-zapper", "writer-zapper", "unwrapped-fault"):
+        out = explore(RACES[race], Arm64)
+        for v in out.examples.values():
+            replay(RACES[race], Arm64, v.path)
+
+
+def test_neighbour_zapper_runs_everywhere_and_changes_arm64_table_lifetimes():
+    # arm64 stage-2 tables are refcounted (free_policy unreferenced): the neighbour's unmap can
+    # free the last-level table the writer's change_pte would install into, so the state
+    # space differs from an arch whose tables are never freed.
+    counts = {m.id: explore(RACES["writer-neighbour-zapper"], m).states for m in ALL}
+    assert counts["arm64"] != counts["x86-tdp"]
+    assert all(explore(RACES["writer-neighbour-zapper"], m).finished for m in ALL)
