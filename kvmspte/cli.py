@@ -330,11 +330,17 @@ def scenarios(fmt: str) -> None:
 @cli.command()
 @click.option("--scenario", "which", is_flag=True,
               help="Print the JSON Schema of a scenario file instead of the report.")
-def schema(which: bool) -> None:
+@click.option("--explore", "explore_", is_flag=True,
+              help="Print the JSON Schema of the explore report instead.")
+def schema(which: bool, explore_: bool) -> None:
     """Print the JSON Schema of the report (--format json output)."""
     import json
 
-    if which:
+    if explore_:
+        from kvmspte.report_schema import EXPLORE_SCHEMA
+
+        emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")
+    elif which:
         from kvmspte.scenario_schema import scenario_json_schema
 
         emit(json.dumps(scenario_json_schema(), indent=2) + "\n")
