@@ -27,6 +27,11 @@ def render_arches(models, fmt: str) -> str:
             for s in sources:
                 via = f"  [{s['via']}]" if s.get("via") else ""
                 out.append(f"    {hook:<16} {s['file']}:{s['function']} @ {s['release']}{via}")
+        if r.get("fault_retry"):
+            fr, s = r["fault_retry"], r["fault_retry"]["source"]
+            via = f"  [{s['via']}]" if s.get("via") else ""
+            out.append(f"    fault retry      {fr['predicate']} in {s['file']}:{s['function']} "
+                       f"@ {s['release']}{via}")
         for finding in r["findings"]:
             out.append(f"    finding: {finding}")
         out.append("")
