@@ -41,15 +41,19 @@ SRC_SEQ = Source("virt/kvm/kvm_main.c", "__kvm_faultin_pfn",
                      "(arch fault paths: kvm_faultin_pfn, user_mem_abort, kvm_riscv_gstage_map…)")
 SRC_GUP_FAST = Source("virt/kvm/kvm_main.c", "hva_to_pfn_fast",
                       via="get_user_page_fast_only(addr, FOLL_WRITE) when the caller can map "
-                          "writable (every arch fault path passes &writable); GUP-fast "
-                          "(mm/gup.c gup_pte_range at v6.9) reads the PTE locklessly and takes "
-                          "a reference only on a present, writable PTE; hva_to_pfn_fast read in "
-                          "pre-6.12 copies (e.g. stored id 27216778931) and the 6.12 refactor "
-                          "diff (stored id 41526086890), both FOLL_WRITE only")
+                          "writable (every arch fault path passes &writable): read in pre-6.12 "
+                          "copies (stored id 27216778931) and the 6.12 kvm_follow_pfn refactor "
+                          "diff (stored id 41526086890), FOLL_WRITE only in both. GUP-fast, "
+                          "mm/gup.c:gup_pte_range (its v6.9 name; stored ids 1847831, "
+                          "28531055783), reads the PTE with ptep_get_lockless and no lock, gives "
+                          "up unless pte_access_permitted for write and not special, takes the "
+                          "reference, then backs off if the PTE changed meanwhile: one atomic "
+                          "step on a present, writable PTE")
 SRC_GUP_SLOW = Source("virt/kvm/kvm_main.c", "hva_to_pfn_slow",
                       via="get_user_pages_unlocked: follow_page_pte takes the PTL; a missing "
-                          "PTE is faulted in by handle_mm_fault (for a read fault on anonymous "
-                          "memory, do_anonymous_page maps the shared zero page read-only); a "
+                          "PTE is faulted in by handle_mm_fault, and for a read fault on "
+                          "anonymous memory mm/memory.c:do_anonymous_page maps the shared zero "
+                          "page read-only under the PTL (stored id 52398396022, folio era); a "
                           "read fault then tries GUP-fast for write, which fails on a read-only "
                           "PTE, so the pfn is mapped read-only")
 SRC_RELEASE = Source("virt/kvm/kvm_main.c", "kvm_release_pfn_clean",
@@ -65,9 +69,11 @@ SRC_KSM_PUT = Source("mm/ksm.c", "cmp_and_merge_page",
                      via="the scan's reference on the page (the '+ 1' of write_protect_page's "
                          "check) is dropped once the merge attempt is over; not re-read")
 SRC_MIGRATE = Source("mm/migrate_device.c", "migrate_vma_insert_page",
-                     via="the zero page's PTE is replaced under the PTL by clear + "
-                         "set_pte_at_notify, inside migrate_vma_pages' start/end; if the PTE no "
-                         "longer maps the zero page the insert is skipped (modelled, not re-read)")
+                     via="under the PTL, inside __migrate_device_pages' start/end: a present PTE "
+                         "must be the zero page (ptep_clear_flush, then set_pte_at_notify); a "
+                         "none PTE gets a plain set_pte_at, no notifier; anything else aborts; "
+                         "read in a v6.6-v6.9 copy (pte_mkwrite(entry, vma), ptep_get, "
+                         "page_add_new_anon_rmap; stored id 40358397687)")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class Step:
     guard: Callable | None = None
     #: this step continues an operation begun by an earlier step (see module docstring)
     mid: bool = False
+    #: further sources the step was read from (e.g. the slow path of a lookup)
+    also: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,9 @@ def writer(trigger: str, wrapped: bool) -> Actor:
         old_pfn, _ = s[LOCS][me]
         s[PTL] = me
         cur = s[HOST][TARGET]
+        if trigger == "migrate-device-zero" and not cur.present and not cur.special:
+            set_loc(s, me, (old_pfn, "plain"))       # pte_none: a plain set_pte_at follows
+            return
         if not cur.present or cur.pfn != old_pfn:
             set_loc(s, me, (old_pfn, True))          # pte_same fails / page no longer mapped
             return
@@ -206,6 +217,9 @@ def writer(trigger: str, wrapped: bool) -> Actor:
 
     def change(ctx: Ctx, s: list, me: int) -> None:
         old_pfn, skipped = s[LOCS][me]
+        if skipped == "plain":
+            set_pte(s, TARGET, new)                  # set_pte_at: no change_pte
+            return
         if skipped:
             return
         pte = replace(ctx.initial_ptes[TARGET], write=False, dirty=False) \
@@ -340,7 +354,7 @@ def vcpu_fault(retry: str | None, source: Source | None = None) -> Actor:
     return Actor("vcpu", (
         Step("read mmu_invalidate_seq", SRC_SEQ, read_seq),
         Step("look up the host pfn (GUP-fast if the PTE is writable, else under the PTL)",
-             SRC_GUP_FAST, lookup, lookup_guard),
+             SRC_GUP_FAST, lookup, lookup_guard, also=(SRC_GUP_SLOW,)),
         Step(f"take mmu_lock; {check}; install via the arch fault path",
              source or kvm.SRC_RETRY, install),
         Step("release the GUP reference", SRC_RELEASE, release),

@@ -90,7 +90,10 @@ class Outcome:
 
     def step_dict(self, actor: str, index: int) -> dict:
         step = self.steps[actor][index]
-        return {"actor": actor, "step": step.label, "source": step.source.to_dict()}
+        out = {"actor": actor, "step": step.label, "source": step.source.to_dict()}
+        if step.also:
+            out["also"] = [s.to_dict() for s in step.also]
+        return out
 
 
 # -- the initial world ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def _example(o, v, md: bool) -> list[str]:
         out += mermaid(o, v) + [""]
     for n, (actor, idx) in enumerate(v.path, 1):
         st = o.steps[actor][idx]
-        cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
+        cite = "; ".join(f"{s.file}:{s.function} @ {s.release}" for s in (st.source, *st.also))
         out.append(f"{n}. {actor}: {st.label} — `{cite}`" if md else
                    f"  {n:>2}. {actor:<7} {st.label}  [{cite}]")
     if md and v.state:

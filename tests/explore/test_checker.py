@@ -179,3 +179,27 @@ def test_neighbour_zapper_runs_everywhere_and_changes_arm64_table_lifetimes():
     counts = {m.id: explore(RACES["writer-neighbour-zapper"], m).states for m in ALL}
     assert counts["arm64"] != counts["x86-tdp"]
     assert all(explore(RACES["writer-neighbour-zapper"], m).finished for m in ALL)
+
+
+def test_migrate_over_a_zapped_pte_sets_it_with_no_notifier():
+    # mm/migrate_device.c:migrate_vma_insert_page: a none PTE gets a plain set_pte_at (the
+    # "flush" branch with set_pte_at_notify is only for the zero page), so arm64's
+    # kvm_set_spte_gfn never sees the device-private entry on this path.
+    from kvmspte.explore.world import ARCH, HOST, TARGET
+    path = [("writer", 0), ("zapper", 0), ("zapper", 1), ("writer", 1), ("writer", 2),
+            ("writer", 3), ("writer", 4), ("zapper", 2)]
+    ctx, st = replay(RACES["migrate-zapper"], Arm64, path)
+    assert st[HOST][TARGET].special == "device-private"
+    assert ctx.m.lookup(st[ARCH], ctx.m.gfns[TARGET]) is None and is_quiescent(ctx, st)
+
+
+def test_ksm_gives_up_while_kvm_holds_its_gup_reference():
+    # mm/ksm.c:write_protect_page: page_mapcount + 1 != page_count after the clear: the old
+    # entry is put back (set_pte_at, no notifier) and set_pte_at_notify never runs.
+    from kvmspte.explore.world import HOST, LOCS, TARGET
+    race = RACES["ksm-wrprotect-fault"]
+    ctx, st = replay(race, Tdp, [("vcpu", 0), ("vcpu", 1), ("writer", 0), ("writer", 1)])
+    assert st[HOST][TARGET] == ctx.initial_ptes[TARGET] and st[HOST][TARGET].write
+    assert st[LOCS][race.names.index("writer")][1] is True
+    _, st2 = replay(race, Tdp, [("writer", 0), ("writer", 1), ("writer", 2)])
+    assert not st2[HOST][TARGET].write          # no extra reference: write-protected
