@@ -105,6 +105,8 @@ EXPLORE_SCHEMA = {
                 "interleavings": {"type": "integer"}, "finished": {"type": "boolean"},
                 "violations": {"type": "object",
                                "additionalProperties": {"type": "integer"}},
+                "terminal_secondary": {"type": "object",
+                                       "additionalProperties": {"type": "integer"}},
                 "na": {"type": ["string", "null"]},
                 "first_violation": _EXAMPLE,
                 "counter_examples": {"type": "object", "additionalProperties": _EXAMPLE},

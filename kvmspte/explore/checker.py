@@ -72,12 +72,15 @@ class Outcome:
     steps: dict = field(default_factory=dict)
     actors: tuple = ()
     symmetry: bool = False
+    #: what the secondary MMU maps the gfn to in the terminal states (every actor done)
+    terminal: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         out = {"race": self.race, "arch": self.arch, "actors": list(self.actors),
                "states": self.states, "transitions": self.transitions,
                "interleavings": self.interleavings, "finished": self.finished,
                "violations": dict(sorted(self.violations.items())),
+               "terminal_secondary": dict(sorted(self.terminal.items())),
                "na": self.na or None, "first_violation": None}
         if self.first:
             out["first_violation"] = self.example_dict(self.first)
@@ -303,6 +306,8 @@ def _search(out: Outcome, ctx: Ctx, init: tuple, groups, max_states: int) -> Non
                 seen[sig] = nxt
         if terminal:
             out.interleavings += here
+            mp = ctx.m.lookup(st[ARCH], ctx.m.gfns[TARGET])
+            out.terminal[f"pfn {mp.pfn:#x}" if mp else "nothing"] += 1
     out.finished = not dropped
 
 

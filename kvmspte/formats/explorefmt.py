@@ -6,7 +6,8 @@ import json
 
 from kvmspte.formats.markdown import table as md_table
 
-HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "violations")
+HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "gfn at the end",
+           "violations")
 
 
 def _viol(o) -> str:
@@ -17,7 +18,12 @@ def _viol(o) -> str:
 
 def rows(outcomes) -> list[tuple[str, ...]]:
     return [(o.race, o.arch, ",".join(o.actors), str(o.states), str(o.interleavings),
-             "yes" if o.finished else "NO (bound hit)", _viol(o)) for o in outcomes]
+             "yes" if o.finished else "NO (bound hit)", _ends(o), _viol(o)) for o in outcomes]
+
+
+def _ends(o) -> str:
+    """What the secondary MMU maps the gfn to in the terminal states, by count."""
+    return ", ".join(f"{k} x{n}" for k, n in sorted(o.terminal.items())) or "-"
 
 
 def counterexamples(outcomes, md: bool) -> list[str]:
