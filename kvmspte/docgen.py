@@ -232,7 +232,10 @@ def explore_page(models) -> str:
         "asks for `FOLL_WRITE`; otherwise the slow path, which takes the page-table lock), "
         "then under `mmu_lock` makes the retry check its architecture's fault path makes "
         "(`mmu_invalidate_retry`, VM-wide, or `mmu_invalidate_retry_gfn`, ranged; see "
-        "`kvmspte arches`) and installs through the arch's own fault path.",
+        "`kvmspte arches`) and installs through the arch's own fault path. A remote TLB "
+        "flush a notifier handler asks for (`kvm_flush_remote_tlbs`, a waiting "
+        "`KVM_REQ_TLB_FLUSH`) is served before any vCPU runs the guest again, so a model "
+        "whose hooks only ask for a flush (the e500 shadow TLB) drops its entries then.",
         "",
         f"**Reduction.** {SOUNDNESS}",
         "",

@@ -97,6 +97,12 @@ class ArchModel:
         """kvm_set_spte_gfn: returns True when generic code must flush remote TLBs."""
         raise NotImplementedError
 
+    def serve_tlb_flush(self) -> None:
+        """What serving a pending KVM_REQ_TLB_FLUSH does to the secondary structures before
+        a vCPU next enters the guest.  Most models keep their translations in the tables the
+        hooks already changed, so nothing; a model whose hooks only ask for a flush (a
+        shadow TLB) drops its entries here."""
+
     # -- views --------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict]:
         """Every secondary-MMU structure, keyed stably, as plain data."""

@@ -18,6 +18,7 @@ from kvmspte import engine, triggers
 from kvmspte.host import HostPte
 from kvmspte.kvm import Kvm
 from kvmspte.model import CannotExist, Mapping
+from kvmspte.source import Source
 from kvmspte.trace import Trace
 
 NONE_PTE = HostPte(pfn=0, present=False, write=False, dirty=False, young=False)
@@ -44,8 +45,18 @@ class QuietTrace(Trace):
             self.warnings.append(text)
 
 
+#: kvm_flush_remote_tlbs makes KVM_REQ_TLB_FLUSH of every vCPU, kicks those in guest mode and
+#: waits for them (KVM_REQUEST_WAIT); each serves the request before it re-enters the guest.
+#: So once a notifier handler's flush returns, no guest access uses what the flush drops.
+SRC_FLUSH_SERVED = Source("virt/kvm/kvm_main.c", "kvm_flush_remote_tlbs",
+                          via="kvm_make_all_cpus_request(KVM_REQ_TLB_FLUSH), a KVM_REQUEST_WAIT "
+                              "request (include/linux/kvm_host.h); not re-read for v6.9")
+
+
 class Machine:
-    """The arch model and the generic KVM layer of one (race, arch), memoised."""
+    """The arch model and the generic KVM layer of one (race, arch), memoised.  A notifier
+    handler that flushed remote TLBs is followed by the arch's serve_tlb_flush
+    (SRC_FLUSH_SERVED)."""
 
     def __init__(self, run: engine.Run) -> None:
         self.slots = list(run.kvm.memslots)
@@ -81,6 +92,9 @@ class Machine:
             self.misses += 1
             k = self.thaw(aid, ks)
             engine.apply_notifier(k, ev)
+            if k.remote_flushes:
+                # the flush request is served before any vCPU runs the guest again
+                k.arch.serve_tlb_flush()
             hit = self._memo[key] = (self.intern(k.arch), k.state())
         return hit
 

@@ -205,3 +205,13 @@ def test_ksm_gives_up_while_kvm_holds_its_gup_reference():
     assert st[LOCS][race.names.index("writer")][1] is True
     _, st2 = replay(race, Tdp, [("writer", 0), ("writer", 1), ("writer", 2)])
     assert not st2[HOST][TARGET].write          # no extra reference: write-protected
+
+
+def test_a_shadow_tlb_is_dropped_when_the_requested_flush_is_served():
+    # e500_mmu_host.c: kvm_unmap_gfn_range changes nothing and returns true; generic code's
+    # kvm_flush_remote_tlbs makes every vCPU serve KVM_REQ_TLB_FLUSH (kvmppc_core_flush_tlb)
+    # before it re-enters the guest, so the zapped page is not left mapped.
+    from kvmspte.arches.ppc_e500 import Model as E500
+    for race in ("ksm-wrprotect-zapper", "ksm-wrprotect-fault"):
+        out = explore(RACES[race], E500)
+        assert not out.na and out.finished and not out.violations
