@@ -321,7 +321,7 @@ def _concrete(ctx: Ctx, parent: dict, st: tuple, groups, n: int):
     chain.reverse()
     cur = chain[0][0] if chain else st
     path = []
-    for canon_st, i in chain:
+    for _, i in chain:
         j = _perm(cur, groups, n)[i]
         path.append((j, cur[PCS][j]))
         cur = apply(ctx, cur, j)
