@@ -229,3 +229,16 @@ def test_a_shadow_tlb_is_dropped_when_the_requested_flush_is_served():
     for race in ("ksm-wrprotect-zapper", "ksm-wrprotect-fault"):
         out = explore(RACES[race], E500)
         assert not out.na and out.finished and not out.violations
+
+
+@pytest.mark.parametrize("model,outcome", [(Tdp, "installed"), (Loongarch, "installed"),
+                                           (Arm64, "retry"), (Riscv, "retry"), (Mips, "retry")])
+def test_a_neighbours_invalidation_makes_only_vm_wide_checkers_retry(model, outcome):
+    # x86 is_page_fault_stale / loongarch kvm_map_page: mmu_invalidate_retry_gfn, the range
+    # [neighbour, neighbour + 1) does not cover the gfn; arm64 user_mem_abort, riscv
+    # kvm_riscv_gstage_map, mips kvm_mips_map_page: mmu_invalidate_retry, any invalidation.
+    from kvmspte.explore.world import LOCS
+    race = Race("neighbour-fault", "", "cow", (("zapper", lambda m: actors.zapper(1)),
+                                               ("vcpu", vcpu)))
+    _, st = replay(race, model, [("vcpu", 0), ("zapper", 0), ("vcpu", 1), ("vcpu", 2)])
+    assert st[LOCS][1][3] == outcome
