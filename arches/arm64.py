@@ -36,6 +36,7 @@ from dataclasses import replace
 
 from kvmspte.host import HostArch, HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_UNREFERENCED, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -156,6 +157,7 @@ def needs_update(old: Leaf | TablePage | None, new: Leaf) -> bool:
 
 class Model(RadixViews, ArchModel):
     id = "arm64"
+    fault_retry = faultretry.ARM64
     readonly_mem = kconfig_readonly_mem("arm64")
     free_policy = FREE_UNREFERENCED
     family = "arm64"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -150,6 +151,7 @@ def level_names(levels: int) -> tuple[str, ...]:
 
 class Model(RadixViews, ArchModel):
     id = "loongarch"
+    fault_retry = faultretry.LOONGARCH
     readonly_mem = kconfig_readonly_mem("loongarch")
     free_policy = FREE_NEVER
     family = "loongarch"

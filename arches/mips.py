@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -213,6 +214,7 @@ def describe_pte(pte: Leaf | None) -> str:
 
 class Model(RadixViews, ArchModel):
     id = "mips"
+    fault_retry = faultretry.MIPS
     readonly_mem = kconfig_readonly_mem("mips")
     free_policy = FREE_WHOLE_SPAN
     family = "mips"

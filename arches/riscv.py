@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -85,6 +86,7 @@ def errname(err: int) -> str:
 
 class Model(RadixViews, ArchModel):
     id = "riscv"
+    fault_retry = faultretry.RISCV
     readonly_mem = kconfig_readonly_mem("riscv")
     free_policy = FREE_NEVER
     family = "riscv"

@@ -14,6 +14,7 @@ from dataclasses import replace
 from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import FREE_NEVER, MemoryCache, RadixTable
 from kvmspte.source import Source, kconfig_readonly_mem
@@ -35,6 +36,7 @@ PTE_PREFETCH_NUM = 8
 
 class Model(RadixViews, ArchModel):
     id = "x86-shadow"
+    fault_retry = faultretry.X86
     readonly_mem = kconfig_readonly_mem("x86")
     free_policy = FREE_NEVER
     family = "x86"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from kvmspte.arches import x86_spte as spte
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import FREE_NEVER, Leaf, MemoryCache, RadixTable, TablePage
 from kvmspte.source import Source, kconfig_readonly_mem
@@ -28,6 +29,7 @@ SRC_HANDLE_CHANGED = Source(TDP_C, "handle_changed_spte", via=VIA)
 
 class Model(RadixViews, ArchModel):
     id = "x86-tdp"
+    fault_retry = faultretry.X86
     readonly_mem = kconfig_readonly_mem("x86")
     free_policy = FREE_NEVER
     family = "x86"

@@ -333,7 +333,7 @@ def docs(out, readme, check_only) -> None:
 @cli.command()
 @click.argument("races", nargs=-1, metavar="[RACE...]")
 @_arch_option
-@click.option("--max-states", default=20000, show_default=True, type=click.IntRange(1),
+@click.option("--max-states", default=200000, show_default=True, type=click.IntRange(1),
               help="Bound on distinct states per race and arch; the report says whether "
                    "the search finished within it.")
 @click.option("--fail-on-violation", is_flag=True,
@@ -343,14 +343,18 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     """Check every interleaving of concurrent notifier, mm and vCPU-fault steps.
 
     Each RACE (default: all built-in races) runs a few actors (an mm writer, an mm
-    zapper, a vCPU fault with the invalidation-retry protocol) on the same page.
-    Every reachable state is visited breadth-first, with duplicates merged, and
-    three invariants are checked: coherence at quiescence, no use after free, no
-    stale install.  For the first violation the shortest counter-example is
-    printed as numbered steps with their kernel citations.
+    zapper, one or two vCPU faults with their arch's invalidation-retry check) on
+    the same page.  Every reachable state is visited breadth-first, with duplicates
+    (and permutations of identical vCPUs) merged, and three invariants are checked:
+    coherence at quiescence (no invalidation in progress and no actor inside an
+    operation), no use after free, no stale install.  For every violated invariant
+    the shortest counter-example is printed as numbered steps with their kernel
+    citations (and a Mermaid diagram in Markdown).
 
     \b
-    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault.
+    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault,
+    vcpus-writer-zapper, ksm-wrprotect-fault, ksm-wrprotect-zapper,
+    migrate-zapper, writer-neighbour-zapper.
     """
     from kvmspte.explore.checker import attempt
     from kvmspte.explore.races import RACES
@@ -397,11 +401,17 @@ def scenarios(fmt: str) -> None:
 @cli.command()
 @click.option("--scenario", "which", is_flag=True,
               help="Print the JSON Schema of a scenario file instead of the report.")
-def schema(which: bool) -> None:
+@click.option("--explore", "explore_", is_flag=True,
+              help="Print the JSON Schema of the explore report instead.")
+def schema(which: bool, explore_: bool) -> None:
     """Print the JSON Schema of the report (--format json output)."""
     import json
 
-    if which:
+    if explore_:
+        from kvmspte.report_schema import EXPLORE_SCHEMA
+
+        emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")
+    elif which:
         from kvmspte.scenario_schema import scenario_json_schema
 
         emit(json.dumps(scenario_json_schema(), indent=2) + "\n")

@@ -53,6 +53,10 @@ class Run:
     states: list = field(default_factory=list)
     views: bool = False
 
+    #: the gfn under test and its neighbour in the same last-level table
+    gfn: int = TARGET_GFN
+    neighbour_gfn: int = TARGET_GFN + 1
+
 
 SRC_INVALIDATE_SLOT = Source("virt/kvm/kvm_main.c", "kvm_invalidate_memslot",
                              via="the invalid copy of a slot being deleted or moved is what "
@@ -142,21 +146,56 @@ def execute(run: Run, slot: Memslot) -> None:
                              wrapped=run.scenario.wrapped and bracketed, kernel=run.kernel)
     for n, ev in enumerate(events, 1):
         run.trace.phase = f"{n}:{ev.kind}"
-        run.trace.event("mm", ev.text, ev.source)
-        if ev.kind == triggers.CHANGE:
-            run.before = run.arch.snapshot()
-            mark = run.trace.mark()
-            run.kvm.change_pte(ev.start, ev.pte)
-            run.window = run.trace.since(mark)
-            run.after = run.arch.snapshot()
-        elif ev.kind == triggers.START:
-            run.kvm.invalidate_range_start(ev.start, ev.end)
-        elif ev.kind == triggers.END:
-            run.kvm.invalidate_range_end(ev.start, ev.end)
-        else:
-            apply_mm(run.host, ev)
+        apply(run, ev)
         if run.views:
             run.states.append((run.trace.phase, run.arch.view(TARGET_GFN)))
+
+
+# -- the public API: a scenario's world, events applied to it, snapshots of it -----------------
+def setup(sc: Scenario, model: type[ArchModel], trace: Trace | None = None,
+          kernel: Release = DEFAULT) -> Run:
+    """A scenario's world before its trigger: the arch model, the generic KVM layer with the
+    memslot, the host, and the starting mappings built through the arch's own fault path.
+    Raises CannotExist when that starting state cannot exist on the arch."""
+    r = start(sc, model, kernel, trace)
+    check_slot_flags(sc, model)
+    build_state(r, r.kvm.memslots[0])
+    if r.na:
+        raise CannotExist(r.na, r.na_source or Source("-", "-"))
+    return r
+
+
+def apply(run: Run, ev: triggers.Event) -> None:
+    """One event of a trigger: a notifier call through the generic KVM layer, or a change of
+    the primary MMU."""
+    run.trace.event("mm", ev.text, ev.source)
+    if ev.kind == triggers.CHANGE:
+        run.before = snapshot(run)
+        mark = run.trace.mark()
+        apply_notifier(run.kvm, ev)
+        run.window = run.trace.since(mark)
+        run.after = snapshot(run)
+    elif ev.kind in (triggers.START, triggers.END):
+        apply_notifier(run.kvm, ev)
+    else:
+        apply_mm(run.host, ev)
+
+
+def apply_notifier(k: Kvm, ev: triggers.Event) -> None:
+    """A notifier event (start, change_pte, end) as kvm_main.c handles it."""
+    if ev.kind == triggers.CHANGE:
+        k.change_pte(ev.start, ev.pte)
+    elif ev.kind == triggers.START:
+        k.invalidate_range_start(ev.start, ev.end)
+    elif ev.kind == triggers.END:
+        k.invalidate_range_end(ev.start, ev.end)
+    else:
+        raise ValueError(f"not a notifier event: {ev.kind}")
+
+
+def snapshot(run: Run) -> dict:
+    """Every secondary-MMU structure of the run's arch, as plain data."""
+    return run.arch.snapshot()
 
 
 def apply_mm(host: HostMM, ev: triggers.Event) -> None:
@@ -178,8 +217,9 @@ def check_slot_flags(sc: Scenario, model: type[ArchModel]) -> None:
                           "the arch's Kconfig does not select HAVE_KVM_READONLY_MEM", SRC_FLAGS)
 
 
-def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT) -> Run:
-    trace = Trace()
+def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT,
+          trace: Trace | None = None) -> Run:
+    trace = trace if trace is not None else Trace()
     arch = model(trace, {"mte": sc.mte}, kernel)
     slot = make_slot(sc)
     host = HostMM(BASE_HVA, NPAGES, BASE_PFN, thp=sc.state == "mapped-huge",

@@ -39,6 +39,38 @@ SRC_CHANGE_PTE = _src("kvm_mmu_notifier_change_pte")
 SRC_CHANGE_SPTE = _src("kvm_change_spte_gfn")
 SRC_FLUSH = _src("kvm_flush_remote_tlbs")
 SRC_RETRY = Source("include/linux/kvm_host.h", "mmu_invalidate_retry_gfn", via=VIA_H)
+#: The VM-wide check, as the v6.1 rename diff (20ec3ebd707c, stored id 37319166717) shows it
+#: in full: any invalidation in progress, or the sequence moved, means retry.  It is unchanged
+#: from there to v6.9 (the v6.8 hva->gfn conversion touched only the ranged variant).
+SRC_RETRY_VM = Source("include/linux/kvm_host.h", "mmu_invalidate_retry",
+                      via="read in the v6.1 rename diff 20ec3ebd707c 'KVM: Rename mmu_notifier_* to "
+                          "mmu_invalidate_*' (stored id 37319166717); unchanged up to v6.9")
+
+#: The two retry predicates an arch fault path can call under mmu_lock before installing.
+RETRY_GFN = "mmu_invalidate_retry_gfn"
+RETRY_VM = "mmu_invalidate_retry"
+
+
+def retry_vm(in_progress: int, seq_now: int, seq: int) -> bool:
+    """mmu_invalidate_retry: retry while any invalidation is in progress, or once the
+    sequence has moved since the fault read it."""
+    return bool(in_progress) or seq_now != seq
+
+
+def retry_gfn(in_progress: int, range_start, range_end, seq_now: int, seq: int,
+              gfn: int) -> bool:
+    """mmu_invalidate_retry_gfn: retry while an in-progress invalidation's accumulated gfn
+    range covers gfn (or no range was ever added: a KVM bug, WARNed, treated as covering),
+    or once the sequence has moved."""
+    if in_progress:
+        if range_start is INVALID_GPA or range_end is INVALID_GPA:
+            return True
+        if range_start <= gfn < range_end:
+            return True
+    return seq_now != seq
+
+
+RETRY_PREDICATES = {RETRY_GFN: SRC_RETRY, RETRY_VM: SRC_RETRY_VM}
 
 INVALID_GPA = None
 
@@ -327,9 +359,29 @@ class Kvm:
     # -- vCPU faults -------------------------------------------------------------
     def invalidate_retry(self, seq: int, gfn: int) -> bool:
         """mmu_invalidate_retry_gfn: retry when an invalidation covers gfn or seq moved."""
-        if self.mmu_invalidate_in_progress:
-            lo, hi = self.mmu_invalidate_range_start, self.mmu_invalidate_range_end
-            if lo is INVALID_GPA or lo <= gfn < hi:
-                return True
-        return self.mmu_invalidate_seq != seq
+        return retry_gfn(self.mmu_invalidate_in_progress, self.mmu_invalidate_range_start,
+                         self.mmu_invalidate_range_end, self.mmu_invalidate_seq, seq, gfn)
+
+    def invalidate_retry_vm(self, seq: int) -> bool:
+        """mmu_invalidate_retry: retry when any invalidation is in progress or seq moved."""
+        return retry_vm(self.mmu_invalidate_in_progress, self.mmu_invalidate_seq, seq)
+
+    def fault_must_retry(self, predicate: str, seq: int, gfn: int) -> bool:
+        """The check a fault path makes under mmu_lock, by the predicate it calls."""
+        if predicate == RETRY_VM:
+            return self.invalidate_retry_vm(seq)
+        if predicate == RETRY_GFN:
+            return self.invalidate_retry(seq, gfn)
+        raise ValueError(f"unknown retry predicate {predicate!r}")
+
+    def state(self) -> tuple:
+        """The notifier counters as one hashable value (for the explorer)."""
+        return (self.mn_active_invalidate_count, self.mmu_invalidate_in_progress,
+                self.mmu_invalidate_seq, self.mmu_invalidate_range_start,
+                self.mmu_invalidate_range_end)
+
+    def set_state(self, st: tuple) -> None:
+        (self.mn_active_invalidate_count, self.mmu_invalidate_in_progress,
+         self.mmu_invalidate_seq, self.mmu_invalidate_range_start,
+         self.mmu_invalidate_range_end) = st
 

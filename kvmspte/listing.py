@@ -81,6 +81,10 @@ def render_arches(models, fmt: str, width: int = PIPE_WIDTH, kernel=None) -> str
         for hook, sources in r["hooks"].items():
             for s in sources:
                 out += _source_lines(hook, s, width)
+        if r.get("fault_retry"):
+            fr = r["fault_retry"]
+            out += _source_lines("fault retry", dict(fr["source"], function=fr["source"]["function"]
+                                                   + f" ({fr['predicate']})"), width)
         for rule, s in r.get("host_mm", {}).items():
             out += _source_lines(f"host mm: {rule}", s, width)
         for finding in r["findings"]:

@@ -77,3 +77,53 @@ REPORT_SCHEMA = {
         "results": {"type": "array", "items": _RESULT},
     },
 }
+
+_EXPLORE_STEP = {
+    "type": "object", "required": ["actor", "step", "source"],
+    "properties": {"actor": {"type": "string"}, "step": {"type": "string"},
+                   "source": _SOURCE},
+}
+_EXAMPLE = {
+    "type": ["object", "null"],
+    "required": ["kind", "message", "trace"],
+    "properties": {
+        "kind": {"enum": ["coherence-at-quiescence", "use-after-free", "stale-install"]},
+        "message": {"type": "string"},
+        "steps": {"type": "integer", "minimum": 0},
+        "state": {"type": "object", "description": "the violating state: quiescent, PTL "
+                                                    "holder, notifier counters, what each MMU "
+                                                    "maps"},
+        "trace": {"type": "array", "items": _EXPLORE_STEP},
+    },
+}
+#: JSON Schema of ``kvmspte explore --format json`` (schema_version 1; fields added since the
+#: first version: actors, counter_examples[*].steps and .state, all optional to readers)
+EXPLORE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "kvmspte explore report",
+    "type": "object",
+    "required": ["schema_version", "tool", "command", "results"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "tool": {"const": "kvmspte"},
+        "command": {"const": "explore"},
+        "results": {"type": "array", "items": {
+            "type": "object",
+            "required": ["race", "arch", "states", "transitions", "interleavings", "finished",
+                         "violations", "na", "first_violation", "counter_examples"],
+            "properties": {
+                "race": {"type": "string"}, "arch": {"type": "string"},
+                "actors": {"type": "array", "items": {"type": "string"}},
+                "states": {"type": "integer"}, "transitions": {"type": "integer"},
+                "interleavings": {"type": "integer"}, "finished": {"type": "boolean"},
+                "violations": {"type": "object",
+                               "additionalProperties": {"type": "integer"}},
+                "terminal_secondary": {"type": "object",
+                                       "additionalProperties": {"type": "integer"}},
+                "na": {"type": ["string", "null"]},
+                "first_violation": _EXAMPLE,
+                "counter_examples": {"type": "object", "additionalProperties": _EXAMPLE},
+            },
+        }},
+    },
+}

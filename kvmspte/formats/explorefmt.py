@@ -7,7 +7,8 @@ import json
 from kvmspte.formats.layout import PIPE_WIDTH, can_fit, table, wrap
 from kvmspte.formats.markdown import table as md_table
 
-HEADERS = ("race", "arch", "states", "interleavings", "finished", "violations")
+HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "gfn at the end",
+           "violations")
 
 
 def _viol(o) -> str:
@@ -18,15 +19,20 @@ def _viol(o) -> str:
     return ", ".join(f"{k} x{n}" for k, n in sorted(o.violations.items())) or "none"
 
 
+def rows(outcomes) -> list[tuple[str, ...]]:
+    return [(o.race, o.arch, ",".join(o.actors), str(o.states), str(o.interleavings),
+             _finished(o), _ends(o), _viol(o)) for o in outcomes]
+
+
 def _finished(o) -> str:
     if o.error:
         return "error"
     return "yes" if o.finished else "NO (bound hit)"
 
 
-def rows(outcomes) -> list[tuple[str, ...]]:
-    return [(o.race, o.arch, str(o.states), str(o.interleavings), _finished(o), _viol(o))
-            for o in outcomes]
+def _ends(o) -> str:
+    """What the secondary MMU maps the gfn to in the terminal states, by count."""
+    return ", ".join(f"{k} x{n}" for k, n in sorted(o.terminal.items())) or "-"
 
 
 def counterexamples(outcomes, md: bool, width: int | None = None) -> list[str]:
@@ -38,20 +44,18 @@ def counterexamples(outcomes, md: bool, width: int | None = None) -> list[str]:
 
 
 def _example(o, v, md: bool, width: int | None = None) -> list[str]:
-    """The shortest counter-example of one kind, as numbered steps with citations.
-
-    With a width (the text table), a line that does not fit wraps under its own
-    text, and a step's citation goes whole onto a line of its own.
-    """
+    """The shortest counter-example of one kind, as numbered steps with citations (and, in
+    Markdown, a Mermaid sequence diagram beside them).  With a width (the text table), a
+    line that does not fit wraps under its own text, its citation on lines of its own."""
     head = f"{o.race} on {o.arch}: {v.kind} (shortest, {len(v.path)} steps): {v.message}"
     if md:
-        out = ["", f"### {head}", ""]
+        out = ["", f"### {head}", ""] + mermaid(o, v) + [""]
     else:
         out = ["", head] if width is None or len(head) <= width else \
             ["", *wrap(head, width, "", "  ")]
     for n, (actor, idx) in enumerate(v.path, 1):
         st = o.steps[actor][idx]
-        cite = f"{st.source.file}:{st.source.function} @ {st.source.release}"
+        cite = "; ".join(f"{s.file}:{s.function} @ {s.release}" for s in (st.source, *st.also))
         if md:
             out.append(f"{n}. {actor}: {st.label} — `{cite}`")
             continue
@@ -62,7 +66,55 @@ def _example(o, v, md: bool, width: int | None = None) -> list[str]:
         else:
             rest = " " * len(lead)
             out += wrap(st.label, width, lead, rest) + wrap(f"[{cite}]", width, rest, rest)
+    if md and v.state:
+        out += ["", f"Violating state: {state_text(v.state)}."]
     return out
+
+
+def state_text(state: dict) -> str:
+    quiet = "quiescent" if state.get("quiescent") else "not quiescent"
+    ptl = f"PTL held by {state['ptl']}" if state.get("ptl") else "PTL free"
+    return (f"{quiet}, {ptl}, mmu_invalidate_in_progress={state['mmu_invalidate_in_progress']}"
+            f", mn_active_invalidate_count={state['mn_active_invalidate_count']}; primary "
+            f"maps {state['primary']['gfn']}, secondary maps {state['secondary']['gfn']}")
+
+
+_MERMAID_BAD = str.maketrans({";": ",", "#": "no.", "<": "‹", ">": "›", ":": " -", "\n": " ",
+                             "\"": "'", "{": "(", "}": ")", "%": " pct"})
+
+
+def mermaid_text(text: str) -> str:
+    """Text safe inside a Mermaid sequence message or note: no statement separators, no
+    comment or entity markers, no HTML brackets."""
+    return text.translate(_MERMAID_BAD).strip()
+
+
+def mermaid(o, v) -> list[str]:
+    """The counter-example as a Mermaid sequence diagram: each actor a lifeline, each step a
+    message from the actor to the layer it acts on, the violating state as a closing note."""
+    actors = list(dict.fromkeys(a for a, _ in v.path)) or list(o.actors)
+    lines = ["```mermaid", "sequenceDiagram", "    autonumber"]
+    for a in actors:
+        lines.append(f"    participant {_mid(a)} as {mermaid_text(a)}")
+    lines.append("    participant mm as primary MMU")
+    lines.append("    participant kvm as KVM + secondary MMU")
+    for actor, idx in v.path:
+        st = o.steps[actor][idx]
+        target = "kvm" if _to_kvm(st.label) else "mm"
+        lines.append(f"    {_mid(actor)}->>{target}: {mermaid_text(st.label)}")
+    note = mermaid_text(f"{v.kind}: {v.message}")
+    lines.append(f"    Note over {_mid(actors[0])},kvm: {note}")
+    lines.append("```")
+    return lines
+
+
+def _mid(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _to_kvm(label: str) -> bool:
+    return any(w in label for w in ("invalidate_range", "change_pte", "mmu_lock",
+                                    "mmu_invalidate_seq"))
 
 
 def summary(outcomes) -> str:
