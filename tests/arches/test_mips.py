@@ -10,6 +10,7 @@ from kvmspte.arches import mips
 from kvmspte.arches.mips import Model
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.release import Release
 from kvmspte.scenario import catalogue
 from kvmspte.trace import Trace
 from tests.conftest import run_named
@@ -351,7 +352,6 @@ def test_pgd_index_is_cited_from_the_generic_header():
 
 
 # -- releases (kvmspte.release switch points) ----------------------------------------------
-from kvmspte.release import Release  # noqa: E402
 
 
 def at(kernel):
