@@ -104,8 +104,10 @@ VIA_512_FLUSH = ("the v5.12 text on the '-' side of '[PATCH 2/4] KVM: MIPS: rewo
                  "read [unverified]")
 VIA_513 = ("merged v5.13..v6.5 text of arch/mips/kvm/mmu.c (range->pte, p4d level), read in a "
            "letter-obfuscated mirror copy (stored id 15739782074)")
-VIA_HELPER = ("read at v6.9 (" + VIA_PGTABLE + "); the code of this release calls the helper by "
-              "the same name, meaning assumed unchanged [unverified at this release]")
+def via_helper(src: Source) -> str:
+    """The via of a helper outside mmu.c, cited at an older release than it was read at."""
+    return (f"read at v6.9 ({src.via}); the code of this release uses it by the same name, "
+            f"meaning assumed unchanged [unverified at this release]")
 TRAP_EMUL_C = "arch/mips/kvm/trap_emul.c"
 VZ_C = "arch/mips/kvm/vz.c"
 
@@ -172,9 +174,9 @@ def cite(src: Source, kernel: Release) -> Source:
                       "text not read]")
     if kernel >= SWITCHES.get("generic-flush").since:
         return Source(src.file, src.function, "v5.13",
-                      VIA_513 if src.file == MMU_C else VIA_HELPER)
+                      VIA_513 if src.file == MMU_C else via_helper(src))
     if src.file != MMU_C:
-        return Source(src.file, src.function, "v4.11", VIA_HELPER)
+        return Source(src.file, src.function, "v4.11", via_helper(src))
     if src is SRC_ROOT_FAULT:
         if kernel < SWITCHES.get("vz").since:
             return SRC_TE_KSEG0_FAULT
