@@ -104,10 +104,14 @@ VIA_512_FLUSH = ("the v5.12 text on the '-' side of '[PATCH 2/4] KVM: MIPS: rewo
                  "read [unverified]")
 VIA_513 = ("merged v5.13..v6.5 text of arch/mips/kvm/mmu.c (range->pte, p4d level), read in a "
            "letter-obfuscated mirror copy (stored id 15739782074)")
+
+
 def via_helper(src: Source) -> str:
     """The via of a helper outside mmu.c, cited at an older release than it was read at."""
     return (f"read at v6.9 ({src.via}); the code of this release uses it by the same name, "
             f"meaning assumed unchanged [unverified at this release]")
+
+
 TRAP_EMUL_C = "arch/mips/kvm/trap_emul.c"
 VZ_C = "arch/mips/kvm/vz.c"
 
