@@ -68,6 +68,10 @@ SRC_UNMAP_HVA_313 = Source(BOOK3S_C, "kvm_unmap_hva_range", "v3.13", VIA_OPS)
 SRC_UNMAP_HVA_512 = Source(BOOK3S_C, "kvm_unmap_hva_range", "v5.12", VIA_512)
 SRC_SET_HVA_HV = Source(MMU_HV_C, "kvm_set_spte_hva_hv", "v3.13", VIA_OPS)
 SRC_UNMAP_HVA_HV = Source(MMU_HV_C, "kvm_unmap_hva_range_hv", "v3.13", VIA_OPS)
+SRC_OPS_HV_313 = Source(BOOK3S_HV_C, "kvm_ops_hv", "v3.13",
+                        ".set_spte_hva = kvm_set_spte_hva_hv, .unmap_hva_range = "
+                        f"kvm_unmap_hva_range_hv until v5.12 ('-' side of copy 2132829017); "
+                        f"{VIA_OPS}")
 
 #: switch points of the HV notifier dispatch, shared by the HPT and radix models
 SW_OPS = Switch("kvmppc-ops", Release(3, 13), "unverified (Aneesh Kumar's Oct 2013 series)",
@@ -149,7 +153,7 @@ class HvModel(ArchModel):
         out = {"fault_in": cls.hooks["fault_in"]}
         for hook, kind in (("unmap_gfn_range", "unmap"), ("set_spte_gfn", "set")):
             entry = cls.hva_entry(kernel, kind)
-            head = ((entry, SRC_OPS_HV) if entry else ()) + (cls.hva_fn(kernel, kind),)
+            head = ((entry, SRC_OPS_HV_313) if entry else ()) + (cls.hva_fn(kernel, kind),)
             out[hook] = head + cls.hooks[hook][3:]
         return out
 
@@ -232,4 +236,4 @@ class HvModel(ArchModel):
         """kvmppc_update_dirty_map, with a trace step when a bitmap exists."""
         if self.dirty.update(slot, gfn, pages):
             self.step(f"C/dirty bit set: mark {pages} page(s) from gfn {gfn:#x} in the dirty "
-                      "bitmap", SRC_DIRTY_MAP)
+                      "bitmap", getattr(self, "src_dirty", SRC_DIRTY_MAP))
