@@ -18,15 +18,17 @@ Not modelled: secure (Ultravisor) guests, nested (L2) guests and their rmaps,
 1 GiB leaves (the host side never maps a PUD here).
 
 Releases (``switches``): radix guests and their notifier path arrive with POWER9 support
-(merge 167c76e05591, v4.11).  Until the 2018 rework of the radix fault and unmap code
-(switch ``whole-pte``, v4.16) kvm_unmap_radix clears only _PAGE_PRESENT, so the rest of the
-entry (pfn, permission and R/C bits) stays in the table as a non-present value that the
-next fault simply overwrites; the fault path maps a 2 MiB leaf only for a hugetlbfs page
-(PageHuge), never for a THP, maps a read fault writable only when the host PTE is writable
-*and* dirty, and replaces a present 4 KiB entry (clear PRESENT, tlbie, store the new one)
-instead of merging bits.  From v4.20 kvm_unmap_radix calls kvmppc_unmap_pte (the v6.9
-shape; the state it leaves is the same as the v4.16 whole-entry clear).  Secure guests
-(~v5.5, the unmap asks the Ultravisor) are not modelled.
+(merge 167c76e05591, v4.11).  Until v4.16 (``whole-pte``) kvm_unmap_radix clears only
+_PAGE_PRESENT, so the rest of the entry (pfn, permission and R/C bits) stays in the table
+as a non-present value that the next fault overwrites, and a present 4 KiB entry met by a
+fault is replaced (PRESENT cleared, tlbie) rather than merged into.  The fault path has three
+shapes: v4.11-v4.14 maps 2 MiB only for a hugetlbfs page (PageHuge, never a THP), makes a
+load writable only on a writable *and* dirty host PTE, and meets a larger leaf with -EAGAIN;
+v4.15 (``fault-gfn-to-pfn``) maps 2 MiB for any compound page, upgrades a load on a writable
+host page, removes a larger leaf, and frees a pte page replaced by a 2 MiB leaf *without*
+clearing or tlbie-ing what it still maps; from v4.16 the v6.9 shape (level from the host PTE,
+bits merged).  From v5.0 dirty logging forces 4 KiB; from v4.20 kvm_unmap_radix calls
+kvmppc_unmap_pte (same resulting state).  Secure guests (~v5.5) are not modelled.
 """
 
 from __future__ import annotations
@@ -80,6 +82,15 @@ SRC_TLBIE_412 = Source(RADIX_C, "kvmppc_radix_tlbie_page", "v4.11", VIA_412)
 SRC_MARK_DIRTY_412 = Source(RADIX_C, "mark_pages_dirty", "v4.11",
                             f"{VIA_412}: mark_page_dirty for a 4 KiB leaf, else one bit per page "
                             "from the unaligned gfn; nothing without a dirty bitmap")
+VIA_415 = ("stored copy 52287468 (judged v4.15: kvmppc_update_dirty_map(memslot, gfn, npages) "
+           "of e641a317830b, PageCompound large pages, still a _PAGE_PRESENT-only unmap); the "
+           "v4.13-v4.14 copy 274560072 still has the v4.11 fault path; c459464388c7 'Use "
+           "__gfn_to_pfn_memslot() in page fault handler' message read via the pages corpus "
+           "(git.baikalelectronics.ru); v4.15 is the earliest release the bracket allows, "
+           "UNVERIFIED")
+SRC_PAGE_FAULT_415 = Source(RADIX_C, "kvmppc_book3s_radix_page_fault", "v4.15", VIA_415)
+SRC_CREATE_PTE_415 = Source(RADIX_C, "kvmppc_create_pte", "v4.15", VIA_415)
+SRC_UNMAP_RADIX_415 = Source(RADIX_C, "kvm_unmap_radix", "v4.15", VIA_415)
 SRC_UNMAP_RADIX_416 = Source(RADIX_C, "kvm_unmap_radix", "v4.16", VIA_416)
 SRC_UNMAP_RADIX_420 = Source(RADIX_C, "kvm_unmap_radix", "v4.20", VIA_420)
 SRC_PAGE_FAULT_416 = Source(RADIX_C, "kvmppc_book3s_radix_page_fault", "v4.16",
@@ -106,6 +117,11 @@ SWITCHES = Switches(hv.SWITCHES_DISPATCH + (
            Source(RADIX_C, "kvm_unmap_radix", "v4.15", "stored copy 52287468 (judged v4.15: "
                   "kvmppc_update_dirty_map(memslot, gfn, npages)); commit message of "
                   "e641a317830b read via the pages corpus")),
+    Switch("fault-gfn-to-pfn", Release(4, 15), "c459464388c7 (release inferred)",
+           "the fault path looks the page up with a writable fast GUP then "
+           "__gfn_to_pfn_memslot (upgrade_write), maps 2 MiB for any compound page (THP "
+           "too), and sets WRITE|DIRTY on a store or an upgraded load; a larger leaf in the way "
+           "is removed instead of -EAGAIN", SRC_PAGE_FAULT_415),
     Switch("whole-pte", Release(4, 16), "c3856aeb2940 (from memory, UNVERIFIED)",
            "kvm_unmap_radix clears the whole entry (before: only _PAGE_PRESENT); the fault "
            "path takes the level from the host PTE (THP too), upgrades a read fault to write "
@@ -189,6 +205,10 @@ class Model(RadixViews, hv.HvModel):
             self.src_create = SRC_CREATE_PTE_416
             self.src_unmap = self.src_unmap_pte = self.src_tlbie = (
                 SRC_UNMAP_RADIX_420 if self.since("unmap-pte") else SRC_UNMAP_RADIX_416)
+        elif self.since("fault-gfn-to-pfn"):
+            self.src_fault = self.src_inst = SRC_PAGE_FAULT_415
+            self.src_create = SRC_CREATE_PTE_415
+            self.src_unmap = self.src_unmap_pte = self.src_tlbie = SRC_UNMAP_RADIX_415
         else:
             self.src_fault = self.src_inst = SRC_PAGE_FAULT_412
             self.src_create = SRC_CREATE_PTE_412
@@ -206,6 +226,9 @@ class Model(RadixViews, hv.HvModel):
             fault = (SRC_PAGE_FAULT_416, SRC_CREATE_PTE_416, SRC_FREE_TABLE, SRC_FLUSH_PWC)
             unmap = (SRC_UNMAP_RADIX_420 if kernel >= SWITCHES.get("unmap-pte").since
                      else SRC_UNMAP_RADIX_416, hv.SRC_DIRTY_MAP)
+        elif kernel >= SWITCHES.get("fault-gfn-to-pfn").since:
+            fault = (SRC_PAGE_FAULT_415, SRC_CREATE_PTE_415, SRC_FLUSH_PWC)
+            unmap = (SRC_UNMAP_RADIX_415, hv.SRC_DIRTY_MAP)
         else:
             fault = (SRC_PAGE_FAULT_412, SRC_CREATE_PTE_412)
             unmap = (SRC_UNMAP_RADIX_412, SRC_TLBIE_412)
@@ -243,8 +266,10 @@ class Model(RadixViews, hv.HvModel):
     def _instantiate(self, slot: Memslot, gfn: int, host: HostMM, writing: bool,
                      kvm_ro: bool) -> FaultResult:
         """kvmppc_book3s_instantiate_page: host PTE -> level and entry bits -> create_pte."""
-        if not self.since("whole-pte"):
+        if not self.since("fault-gfn-to-pfn"):
             return self._fault_411(slot, gfn, host, writing)
+        if not self.since("whole-pte"):
+            return self._fault_415(slot, gfn, host, writing)
         hva = slot.gfn_to_hva(gfn)
         hpte = host.pte(hva)
         upgrade = self._upgrade_write(hpte, kvm_ro)
@@ -299,6 +324,50 @@ class Model(RadixViews, hv.HvModel):
         self.step(f"installed a 4K pte leaf: pfn {leaf.pfn:#x} {leaf.perms} dirty={leaf.dirty}",
                   self.src_fault)
         return FaultResult(1, why, self.src_fault)
+
+    def _fault_415(self, slot: Memslot, gfn: int, host: HostMM, writing: bool) -> FaultResult:
+        """v4.15: a writable fast GUP (upgrade_write) or __gfn_to_pfn_memslot(writing); 2 MiB
+        for a compound page whose gpa and hva agree modulo 2 MiB; the entry is built from the
+        pfn: READ|EXEC|PRESENT|PTE|ACCESSED, plus WRITE|DIRTY on a store or an upgrade."""
+        hva = slot.gfn_to_hva(gfn)
+        hpte = host.pte(hva)
+        if not hpte.present:
+            why = "host PTE not present under mmu_lock: resume the guest"
+            self.step(why, self.src_fault)
+            return FaultResult(0, why, self.src_fault)
+        upgrade = hpte.write
+        self.step("__get_user_pages_fast(write) succeeds: upgrade_write" if upgrade else
+                  "no writable fast GUP: __gfn_to_pfn_memslot", self.src_fault)
+        if writing and not hpte.write:
+            if not hpte.vma_write:
+                why = "__gfn_to_pfn_memslot(write) fails on a VMA without VM_WRITE: -EFAULT"
+                self.step(why, self.src_fault)
+                return FaultResult(0, why, self.src_fault)
+            hpte = host.break_cow(hva, "__gfn_to_pfn_memslot(write) in "
+                                       "kvmppc_book3s_radix_page_fault")
+            self.step(f"the write lookup breaks CoW: private copy pfn {hpte.pfn:#x}",
+                      self.src_fault)
+        write = writing or upgrade
+        if host.mapping_pages(hva) < PMD_PAGES:
+            depth, why = 0, "the page is not compound: level 0 (4 KiB)"
+        elif ((gfn << 12) ^ hva) & (PMD_PAGES * 4096 - 1):
+            depth, why = 0, "gpa and hva are not congruent modulo 2 MiB: level 0 (4 KiB)"
+        else:
+            depth, why = PMD_DEPTH, ("the host page is a compound (transparent huge) page: "
+                                     "level 1 (2 MiB)")
+        self.step(why, self.src_fault)
+        span = self.pt.g.span(depth)
+        leaf = Leaf(pfn=hpte.pfn & ~(span - 1), read=True, write=write, exec=True,
+                    dirty=write, young=True, native=LEAF_BITS)
+        ret = self._create_pte(gfn & ~(span - 1), depth, leaf, slot)
+        if ret:
+            return FaultResult(0, f"kvmppc_create_pte returned {ret}", self.src_create)
+        if depth == PMD_DEPTH:
+            self.num_2m += 1
+        self.step(f"installed a {self.pt.g.size(depth)} {self.pt.g.names[depth]} leaf: pfn "
+                  f"{leaf.pfn:#x} {leaf.perms} dirty={leaf.dirty}"
+                  + ("; set_page_dirty_lock" if write else ""), self.src_fault)
+        return FaultResult(span, why, self.src_fault)
 
     def _upgrade_write(self, hpte: HostPte, kvm_ro: bool) -> bool:
         """Fast GUP with FOLL_WRITE (skipped for kvm_ro) succeeds only on a writable host PTE;
@@ -358,7 +427,7 @@ class Model(RadixViews, hv.HvModel):
                  pool: MemoryCache) -> TablePage | int:
         idx = self.pt.g.index(gfn, table.depth)
         entry = table.entries.get(idx)
-        if isinstance(entry, Leaf) and not self.since("whole-pte"):
+        if isinstance(entry, Leaf) and not self.since("fault-gfn-to-pfn"):
             self.step(f"a {self.pt.g.size(table.depth)} leaf is in the way: -EAGAIN",
                       self.src_create)
             return EAGAIN
@@ -369,7 +438,7 @@ class Model(RadixViews, hv.HvModel):
                 return EAGAIN
             self.step(f"a {self.pt.g.size(table.depth)} leaf is in the way: unmap it",
                       self.src_create)
-            self._unmap_pte(table, idx, self.pt.child_gfn(table, idx), slot)
+            self._unmap_pte(table, idx, self.pt.child_gfn(table, idx), slot, whole=True)
             entry = None
         if entry is None:
             entry = self.pt.alloc_child(table, idx, pool)
@@ -383,9 +452,17 @@ class Model(RadixViews, hv.HvModel):
     def _set_leaf(self, table: TablePage, gfn: int, depth: int, leaf: Leaf, slot: Memslot) -> int:
         idx = self.pt.g.index(gfn, depth)
         old = table.entries.get(idx)
-        if isinstance(old, TablePage):
+        if isinstance(old, TablePage) and not self.since("whole-pte"):
+            self.pt.clear_entry(table, idx)
+            self.flush(f"flush the page-walk cache for the {self.pt.g.names[old.depth]} table "
+                       f"at gfn {old.base_gfn:#x}", self.src_create)
+            self._drop_below(old)
+        elif isinstance(old, TablePage):
             self._free_table(table, idx, old, slot)
         elif isinstance(old, Leaf) and not self.since("whole-pte"):
+            if old == leaf:
+                self.step("the same entry is already there", self.src_create)
+                return 0
             if self.leaf_present(old):
                 self.step("a present entry is there: clear its _PAGE_PRESENT first",
                           self.src_create)
@@ -416,6 +493,18 @@ class Model(RadixViews, hv.HvModel):
                    f"gfn {child.base_gfn:#x}", SRC_FLUSH_PWC)
         self._free_below(child, slot)
 
+    def _drop_below(self, table: TablePage) -> None:
+        """v4.15 kvmppc_create_pte: the table page is freed with whatever it still maps; its
+        entries are neither cleared one by one nor tlbie'd and their dirty bits are lost."""
+        for idx, _gfn, entry in list(self.pt.entries_in(table, 0, 1 << 64)):
+            if isinstance(entry, TablePage):
+                self._drop_below(entry)
+        left = len(table.entries)
+        self.pt.free_page(table)
+        self.step(f"free the {self.pt.g.names[table.depth]} table page #{table.id} with its "
+                  f"{left} entr{'y' if left == 1 else 'ies'}: no tlbie, no dirty harvest",
+                  self.src_create)
+
     def _free_below(self, table: TablePage, slot: Memslot) -> None:
         for idx, gfn, entry in list(self.pt.entries_in(table, 0, 1 << 64)):
             if isinstance(entry, TablePage):
@@ -440,11 +529,13 @@ class Model(RadixViews, hv.HvModel):
         self._unmap_pte(table, idx, gfn, slot)
         return True
 
-    def _unmap_pte(self, table: TablePage, idx: int, gfn: int, slot: Memslot) -> None:
+    def _unmap_pte(self, table: TablePage, idx: int, gfn: int, slot: Memslot,
+                   whole: bool | None = None) -> None:
         """kvmppc_unmap_pte: clear the whole entry, tlbie at its page size, move D to the dirty
-        bitmap (from the unaligned gfn, as the kernel does).  No table page is freed."""
+        bitmap (from the unaligned gfn, as the kernel does).  No table page is freed.  Before
+        v4.16 kvm_unmap_radix clears only _PAGE_PRESENT (``whole`` False)."""
         size = self.pt.g.size(table.depth)
-        if self.since("whole-pte"):
+        if self.since("whole-pte") if whole is None else whole:
             old = self.pt.clear_entry(table, idx)
             self.step(f"clear the whole {size} {self.pt.g.names[table.depth]} entry "
                       f"(pfn {old.pfn:#x})", self.src_unmap_pte)

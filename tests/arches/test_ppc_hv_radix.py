@@ -310,6 +310,7 @@ def test_arrives_in_v4_11_with_power9_radix():
     assert Model.arrived.since == Release(4, 11)
     assert [str(r) for r in Model.switches.releases()] == [
         "v3.13", "v4.15", "v4.16", "v4.20", "v5.0", "v5.13"]
+    assert Model.switches.get("fault-gfn-to-pfn").since == Release(4, 15)
 
 
 def test_before_v4_16_unmap_clears_only_present_and_leaves_the_value():
@@ -343,38 +344,59 @@ def test_before_v4_16_a_refault_overwrites_the_leftover_value():
 
 
 def test_before_v4_16_a_present_entry_is_replaced_not_merged():
-    """v4.11 kvmppc_create_pte: a present level-0 entry is unmapped (PRESENT cleared, tlbie)
-    and the new one stored; from v4.16 the new bits are ORed into it (copy 165278135)."""
-    clean = HostPte(0, write=True, dirty=False)
-    m, host = at("4.15", pte=clean)
-    m.fault_in(SLOT, GFN, host, write=False)
-    assert m.lookup(GFN).perms == "r-x"
-    m.fault_in(SLOT, GFN, host, write=True)
-    assert m.lookup(GFN).perms == "rwx" and len(flushes(m)) == 1
-    m, host = at("4.16", pte=clean)
-    m.fault_in(SLOT, GFN, host, write=False)
-    m.fault_in(SLOT, GFN, host, write=True)
-    assert m.lookup(GFN).perms == "rwx" and flushes(m) == []
+    """v4.11 and v4.15 kvmppc_create_pte (copies 24772949431, 52287468): a present level-0
+    entry that differs is unmapped (PRESENT cleared, tlbie) and the new one stored; from v4.16
+    the new bits are ORed into it without a tlbie (copy 165278135)."""
+    for kernel, tlbies in (("4.14", 1), ("4.15", 1), ("4.16", 0)):
+        m, host = at(kernel, pte=HostPte(0, write=False, dirty=False))
+        m.fault_in(SLOT, GFN, host, write=False)
+        assert m.lookup(GFN).perms == "r-x", kernel
+        host.set_pte(SLOT.gfn_to_hva(GFN), HostPte(0x80210, write=True, dirty=True))
+        m.fault_in(SLOT, GFN, host, write=True)
+        assert m.lookup(GFN).perms == "rwx" and len(flushes(m)) == tlbies, kernel
 
 
-def test_before_v4_16_a_thp_host_gets_a_4k_leaf():
-    """v4.11-v4.15 kvmppc_book3s_radix_page_fault: level 1 only if PageHuge() (hugetlbfs);
-    a THP is not PageHuge (copy 24772949431).  From v4.16 the level comes from the host PTE's
-    shift (copy 165278135), so a THP gives 2 MiB."""
-    m, host = at("4.15", thp=True)
+def test_before_v4_15_a_thp_host_gets_a_4k_leaf():
+    """v4.11-v4.14 kvmppc_book3s_radix_page_fault: level 1 only if PageHuge() (hugetlbfs);
+    a THP is not PageHuge (copies 24772949431, 274560072).  The v4.15 copy 52287468 tests
+    PageCompound, so a THP gives 2 MiB (c459464388c7-era fault path)."""
+    m, host = at("4.14", thp=True)
     assert m.fault_in(SLOT, GFN, host, write=True).pages == 1
-    m, host = at("4.16", thp=True)
+    m, host = at("4.15", thp=True)
     assert m.fault_in(SLOT, GFN, host, write=True).pages == 512
 
 
-def test_before_v4_16_a_read_fault_is_writable_only_on_a_dirty_host_pte():
-    """v4.11 fault: a load gets _PAGE_WRITE only when the host PTE is writable and dirty; from
-    v4.16 a writable host page is enough (__get_user_pages_fast(write) -> upgrade_write)."""
+def test_before_v4_15_a_read_fault_is_writable_only_on_a_dirty_host_pte():
+    """v4.11-v4.14 fault: a load gets _PAGE_WRITE only when the host PTE is writable and dirty
+    (copy 274560072); from v4.15 a writable fast GUP is enough (upgrade_write, copy
+    52287468)."""
     clean = HostPte(0, write=True, dirty=False)
-    for kernel, perms in (("4.15", "r-x"), ("4.16", "rwx")):
+    for kernel, perms in (("4.14", "r-x"), ("4.15", "rwx"), ("4.16", "rwx")):
         m, host = at(kernel, pte=clean)
         m.fault_in(SLOT, GFN, host, write=False)
         assert m.lookup(GFN).perms == perms, kernel
+
+
+def test_v4_15_a_2m_leaf_frees_the_pte_page_without_unmapping_it():
+    """v4.15 kvmppc_create_pte (copy 52287468): a 2 MiB leaf over a pte table clears the pmd
+    entry, flushes the page-walk cache and frees the pte page with its entries, which are
+    neither cleared nor tlbie'd; from v4.16 (copy 165278135) kvmppc_unmap_free_pmd_entry_table
+    unmaps each one first."""
+    for kernel, tlbies in (("4.15", 0), ("4.16", 1)):
+        m, small = at(kernel)
+        m.fault_in(SLOT, GFN, small, write=True)
+        m, huge = m, HostMM(HVA, 0x1000, 0x80000, thp=True)
+        assert m.fault_in(SLOT, GFN, huge, write=True).pages == 512, kernel
+        assert len([f for f in flushes(m) if f.startswith("tlbie")]) == tlbies, kernel
+        assert any(f.startswith("flush the page-walk cache") for f in flushes(m))
+
+
+def test_before_v4_15_a_larger_leaf_in_the_way_is_eagain():
+    """v4.11-v4.14 kvmppc_create_pte: pmd_large -> -EAGAIN (copies 24772949431, 274560072)."""
+    m, _ = at("4.14")
+    m.pt.set_entry(m.pt.root, 0, Leaf(0x1, True, True, True))  # a leaf high in the tree
+    got = m.fault_in(SLOT, GFN, HostMM(HVA, 0x1000, 0x80000, thp=False), write=True)
+    assert got.pages == 0 and "-11" in got.why
 
 
 def test_dirty_logging_forces_4k_only_from_v5_0():
