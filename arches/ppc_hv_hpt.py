@@ -92,6 +92,11 @@ SRC_INVALIDATE_33 = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte", "v3.3",
                            "HEAD side of merge copy 3059436873: clears HPTE_V_VALID, then a "
                            "global tlbie under kvm->arch.tlbie_lock and tlbsync/ptesync: "
                            "synchronous")
+SRC_INVALIDATE_314 = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte", "v3.14",
+                            "research note (not re-read here): copy 35009576 (judged "
+                            "v3.14-v4.9) issues do_tlbies(kvm, &rb, 1, 1, true), global and "
+                            "synchronous; copy 91330101 (v4.10+) the same plus the ISA v3.00 "
+                            "HPTE format conversion")
 SRC_GATE = Source(hv.MMU_HV_C, "kvm_set_spte_hva", "v3.3", VIA_GATE)
 
 ARRIVED = Switch("arrived", Release(3, 3), "342d3db763f2",
@@ -222,7 +227,8 @@ class Model(hv.HvModel):
         self.hpt = Hpt()
         gfn_era = self.since("gfn-hooks")
         self.src_fault = SRC_PAGE_FAULT if gfn_era else SRC_PAGE_FAULT_33
-        self.src_invalidate = SRC_INVALIDATE if gfn_era else SRC_INVALIDATE_33
+        self.src_invalidate = (SRC_INVALIDATE if gfn_era else SRC_INVALIDATE_314
+                               if self.kernel >= Release(3, 14) else SRC_INVALIDATE_33)
         if gfn_era:
             self.src_unmap = SRC_UNMAP_HPTE
         else:
@@ -245,13 +251,13 @@ class Model(hv.HvModel):
         if kernel >= hv.SW_GFN.since:
             return out
         later = kernel >= SWITCHES.get("dirty-bitmap-at-unmap").since
-        tail = ((SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE_415, SRC_INVALIDATE, hv.SRC_DIRTY_MAP) if later
-                else (SRC_UNMAP_RMAPP_33, SRC_INVALIDATE_33))
+        inval = SRC_INVALIDATE_314 if kernel >= Release(3, 14) else SRC_INVALIDATE_33
+        tail = ((SRC_UNMAP_HPTE_415, inval, hv.SRC_DIRTY_MAP) if later
+                else (SRC_UNMAP_RMAPP_33, inval))
         for hook in ("unmap_gfn_range", "set_spte_gfn"):
             head = out[hook][:len(out[hook]) - len(cls.hooks[hook][3:])]
             out[hook] = head + tail
-        out["fault_in"] = (SRC_PAGE_FAULT_33,) + cls.hooks["fault_in"][1:3] + \
-            (SRC_INVALIDATE_33, SRC_MMU_RC)
+        out["fault_in"] = (SRC_PAGE_FAULT_33,) + cls.hooks["fault_in"][1:3] + (inval, SRC_MMU_RC)
         return out
 
     def handler_text(self) -> str:

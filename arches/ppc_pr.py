@@ -108,6 +108,10 @@ SRC_UNMAP_DISPATCH_50 = Source(BOOK3S_C, "kvm_unmap_hva_range", "v5.0", VIA_50)
 SRC_SET_PR_313 = Source(PR_C, "kvm_set_spte_hva_pr", "v3.13", VIA_313)
 SRC_UNMAP_PR_313 = Source(PR_C, "kvm_unmap_hva_range_pr", "v3.13", VIA_313)
 SRC_DO_UNMAP_313 = Source(PR_C, "do_kvm_unmap_hva", "v3.13", VIA_313)
+SRC_INVALIDATE_OLD = Source(HPTE_C, "invalidate_pte", "v3.7",
+                            "not re-read per release: copy 110546456 (pre-v3.9) calls it for "
+                            "each matching entry; the model keeps v6.9's effect (host HPTE "
+                            "removed with a global tlbie, cache entry unhashed)")
 SRC_PFLUSH_OLD = Source(HPTE_C, "kvmppc_mmu_pte_pflush", "v3.7",
                         "stored copy 110546456 (pre-v3.9 five-argument hlist walk): every "
                         "cached entry whose guest real address is in [pa_start, pa_end) is "
@@ -251,6 +255,7 @@ class Model(ArchModel):
         self.vcpus = [VcpuCache(i) for i in range(NR_VCPUS)]
         self.src_map = SRC_MAP_PAGE if self.since("pflush") else SRC_MAP_PAGE_37
         self.src_pflush = SRC_PFLUSH if self.since("gfn-hooks") else SRC_PFLUSH_OLD
+        self.src_inval = SRC_INVALIDATE if self.since("gfn-hooks") else SRC_INVALIDATE_OLD
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
@@ -262,7 +267,7 @@ class Model(ArchModel):
                                         SRC_CHECK_REQUESTS),
                     "set_spte_gfn": (SRC_SET_HVA_37, SRC_UNMAP_HVA_37, SRC_CHECK_REQUESTS)}
         int_era = kernel >= SWITCHES.get("int-return").since
-        tail = (SRC_DO_UNMAP_313, SRC_PFLUSH_OLD, SRC_INVALIDATE, SRC_HOST_INVALIDATE)
+        tail = (SRC_DO_UNMAP_313, SRC_PFLUSH_OLD, SRC_INVALIDATE_OLD, SRC_HOST_INVALIDATE)
         return {"fault_in": cls.hooks["fault_in"],
                 "unmap_gfn_range": (SRC_UNMAP_DISPATCH_50 if int_era else SRC_UNMAP_DISPATCH_313,
                                     SRC_UNMAP_PR_313) + tail,
@@ -426,7 +431,7 @@ class Model(ArchModel):
             v.entries.remove(entry)
             self.step(f"vcpu{v.index}: unhash the cache entry for raddr {entry.pte.raddr:#x} "
                       f"({v.hpte_cache_count} left); free it after an RCU grace period",
-                      SRC_INVALIDATE)
+                      self.src_inval)
 
     # -- views ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict]:
