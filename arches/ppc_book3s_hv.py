@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.model import ArchModel
-from kvmspte.release import Release, Switch, Switches
+from kvmspte.release import Release, Switch
 from kvmspte.source import Source
 
 BOOK3S_C = "arch/powerpc/kvm/book3s.c"
