@@ -1,4 +1,4 @@
-"""PowerPC BookE e500 shadow TLB (arch/powerpc/kvm/e500_mmu_host.c) at v6.9.
+"""PowerPC BookE e500 shadow TLB (arch/powerpc/kvm/e500_mmu_host.c), v3.7 to v6.9.
 
 The guest owns an emulated TLB; for each guest TLB entry KVM keeps a
 ``struct tlbe_ref`` (host pfn and flags, E500_TLB_VALID among them), and the
@@ -21,6 +21,13 @@ execute, as a Linux guest does for ordinary pages.
 The notifier hooks do nothing but return true: the work happens later, when
 each vCPU serves KVM_REQ_TLB_FLUSH at its next entry (``serve_tlb_flush``,
 which the engine never runs because it lies outside change_pte).
+
+Releases (``switches``): e500 gets MMU notifiers in v3.7 (before, tlbe_refs held page
+references).  From v3.7 to v5.12 the hooks call kvm_flush_remote_tlbs themselves and
+return 0 (void until v5.0), so the generic layer never flushes: the same whole-guest
+deferred flush, requested by the arch.  v5.13 (b1c5356e873c) moves that request to the
+generic layer by returning true.  The fault path's mmu_notifier_retry check (and WIMGE from
+the host PTE) arrives between v3.11 and v3.18 (dated v3.12, UNVERIFIED).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from kvmspte.kvm import GfnRange, Memslot
 from kvmspte import faultretry
 from kvmspte.model import ArchModel, CannotExist, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT
+from kvmspte.release import Release, Switch, Switches
 from kvmspte.source import Source
 
 HOST_C = "arch/powerpc/kvm/e500_mmu_host.c"
@@ -64,6 +72,57 @@ SRC_CHECK_REQUESTS = Source(BOOKE_C, "kvmppc_core_check_requests",
                             via="several copies; the TLB-flush request part is the same")
 SRC_FLUSH_TLB = Source(HOST_C, "kvmppc_core_flush_tlb", via=VIA_MAP)
 SRC_CLEAR_PRIVS = Source(HOST_C, "clear_tlb_privs", via=VIA_MAP)
+
+# -- older releases ------------------------------------------------------------------------
+TLB_C = "arch/powerpc/kvm/e500_tlb.c"
+VIA_37 = ("stored copy 63171175 (e500_tlb.c era, judged v3.7: tlb_refs[1], single-hva "
+          "kvm_age_hva, void kvm_set_spte_hva): kvm_set_spte_hva -> kvm_unmap_hva, which calls "
+          "kvm_flush_remote_tlbs and returns 0; identical in the v3.8.13 copy 11275820060 "
+          "(e500_mmu_host.c) and copy 11273239 (v4.5-v4.12)")
+VIA_50 = ("<20181013145406.4911-5-Tianyu.Lan@microsoft.com> (copy 31375062387; 748c0e312fce, "
+          "v5.0): kvm_set_spte_hva returns int 0 after the static kvm_unmap_hva flushed; the "
+          "same on the '-' side of copy 2132829017 (v5.12)")
+VIA_RETRY = ("absent in copies 63171175 (v3.7), 11275820060 (v3.8.13) and the v3.10 HEAD side of "
+             "merge copy 25663444939; present on its v3.18 side and in copy 11273239: "
+             "kvmppc_e500_shadow_map snapshots mmu_notifier_seq, takes mmu_lock, returns "
+             "-EAGAIN on mmu_notifier_retry, takes WIMGE from the host PTE; dated v3.12 "
+             "(Bharat Bhushan's 2013 'use cache attributes from linux pte' work, from memory) "
+             "UNVERIFIED")
+
+
+SRC_SET_37 = Source(TLB_C, "kvm_set_spte_hva", "v3.7", VIA_37)
+SRC_UNMAP_HVA_37 = Source(TLB_C, "kvm_unmap_hva", "v3.7", VIA_37)
+SRC_UNMAP_RANGE_37 = Source(TLB_C, "kvm_unmap_hva_range", "v3.7", VIA_37)
+VIA_38 = (f"copy 11275820060 (v3.8.13, e500_mmu_host.c after the e500_tlb.c split): the same "
+          f"hooks; {VIA_37}")
+SRC_SET_38 = Source(HOST_C, "kvm_set_spte_hva", "v3.8", VIA_38)
+SRC_UNMAP_HVA_38 = Source(HOST_C, "kvm_unmap_hva", "v3.8", VIA_38)
+SRC_UNMAP_RANGE_38 = Source(HOST_C, "kvm_unmap_hva_range", "v3.8", VIA_38)
+SRC_SET_50 = Source(HOST_C, "kvm_set_spte_hva", "v5.0", VIA_50)
+SRC_SHADOW_MAP_37 = Source(TLB_C, "kvmppc_e500_shadow_map", "v3.7",
+                           "stored copy 63171175: gfn_to_pfn_memslot (a write lookup), no "
+                           "mmu_notifier_seq snapshot and no retry check; the rest of the "
+                           "model's fault path is the v6.9 one")
+SRC_SHADOW_MAP_312 = Source(HOST_C, "kvmppc_e500_shadow_map", "v3.12", VIA_RETRY)
+
+#: e500_tlb.c is split into e500_mmu.c / e500_mmu_host.c by v3.8 (copy 11275820060): file
+#: names in citations only, no behaviour changes
+SPLIT = Release(3, 8)
+
+ARRIVED = Switch("arrived", Release(3, 7), "unverified (Alexander Graf, 2012, 'E500: "
+                 "Implement MMU notifiers')", "KVM_ARCH_WANT_MMU_NOTIFIER for e500; the hooks "
+                 "flush every shadow TLB entry", SRC_UNMAP_HVA_37)
+SWITCHES = Switches((
+    Switch("fault-retry", Release(3, 12), "unverified",
+           "kvmppc_e500_shadow_map checks mmu_notifier_retry under mmu_lock and takes WIMGE "
+           "from the host PTE", SRC_SHADOW_MAP_312),
+    Switch("int-return", Release(5, 0), "748c0e312fce",
+           "kvm_set_spte_hva returns int 0 (after its own flush): generic code never flushes",
+           SRC_SET_50),
+    Switch("gfn-hooks", Release(5, 13), "b1c5356e873c",
+           "kvm_e500_mmu_unmap_gfn no longer flushes and returns true: the generic layer "
+           "issues kvm_flush_remote_tlbs", SRC_E500_UNMAP),
+))
 
 E500_TLB_VALID = "E500_TLB_VALID"
 TSIZE_4K = "4K"
@@ -147,9 +206,34 @@ class Model(ArchModel):
         "<20240405115815.3226315-2-pbonzini@redhat.com>).",
     )
 
+    arrived = ARRIVED
+    switches = SWITCHES
+
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
         self.vcpu = VcpuE500(0)
+        split = self.kernel >= SPLIT
+        self.src_set = (SRC_SET_50 if self.since("int-return") else
+                        SRC_SET_38 if split else SRC_SET_37)
+        self.src_unmap_hva = SRC_UNMAP_HVA_38 if split else SRC_UNMAP_HVA_37
+        self.src_unmap_range = SRC_UNMAP_RANGE_38 if split else SRC_UNMAP_RANGE_37
+        self.src_shadow = (SRC_SHADOW_MAP if self.since("gfn-hooks") else SRC_SHADOW_MAP_312
+                           if self.since("fault-retry") else SRC_SHADOW_MAP_37)
+
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        if kernel >= SWITCHES.get("gfn-hooks").since:
+            return cls.hooks
+        shadow = SRC_SHADOW_MAP_312 if kernel >= SWITCHES.get("fault-retry").since \
+            else SRC_SHADOW_MAP_37
+        fault = tuple(shadow if x is SRC_SHADOW_MAP else x for x in cls.hooks["fault_in"])
+        split = kernel >= SPLIT
+        set_src = (SRC_SET_50 if kernel >= SWITCHES.get("int-return").since else
+                   SRC_SET_38 if split else SRC_SET_37)
+        hva = SRC_UNMAP_HVA_38 if split else SRC_UNMAP_HVA_37
+        return {"fault_in": fault,
+                "unmap_gfn_range": (SRC_UNMAP_RANGE_38 if split else SRC_UNMAP_RANGE_37, hva),
+                "set_spte_gfn": (set_src, hva)}
 
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
@@ -180,11 +264,17 @@ class Model(ArchModel):
         """kvmppc_e500_shadow_map for a guest TLB0 entry (tlbsel 0): no VMA sizing, a
         4 KiB page looked up for write, WIMGE from the host PTE, then ref_setup."""
         hva = slot.gfn_to_hva(gtlbe.gfn)
-        self.step(f"snapshot mmu_invalidate_seq; hva {hva:#x}; guest TLB0 entry: tsize 4 KiB, "
-                  "no VMA lookup (that is done for guest TLB1 only)", SRC_SHADOW_MAP)
+        retry = self.since("fault-retry")
+        self.step(("snapshot mmu_invalidate_seq; " if retry else "")
+                  + f"hva {hva:#x}; guest TLB0 entry: tsize 4 KiB, "
+                  "no VMA lookup (that is done for guest TLB1 only)", self.src_shadow)
         pfn = self._gfn_to_pfn_for_write(slot, gtlbe.gfn, host)
-        self.step("take mmu_lock; no invalidation is in progress; the host Linux PTE is "
-                  "present: take its WIMGE bits", SRC_SHADOW_MAP)
+        if retry:
+            self.step("take mmu_lock; no invalidation is in progress; the host Linux PTE is "
+                      "present: take its WIMGE bits", self.src_shadow)
+        else:
+            self.step("no mmu_lock and no mmu_notifier_retry check on this path; WIMGE from "
+                      "the guest entry", self.src_shadow)
         return self._ref_setup(gtlbe, pfn)
 
     def _gfn_to_pfn_for_write(self, slot: Memslot, gfn: int, host: HostMM) -> int:
@@ -203,12 +293,12 @@ class Model(ArchModel):
                 raise CannotExist(
                     f"gfn {gfn:#x}: kvmppc_e500_shadow_map looks the pfn up for write "
                     "(gfn_to_pfn_memslot) and the VMA has no VM_WRITE, so the lookup fails "
-                    "and nothing is mapped", SRC_SHADOW_MAP)
+                    "and nothing is mapped", self.src_shadow)
             hp = host.break_cow(hva, "kvmppc_e500_shadow_map looks the pfn up for write "
                                      "(gfn_to_pfn_memslot)")
             self.step(f"the write lookup breaks CoW in the host: private copy pfn {hp.pfn:#x}",
-                      SRC_SHADOW_MAP)
-        self.step(f"gfn_to_pfn_memslot (write lookup): pfn {hp.pfn:#x}", SRC_SHADOW_MAP)
+                      self.src_shadow)
+        self.step(f"gfn_to_pfn_memslot (write lookup): pfn {hp.pfn:#x}", self.src_shadow)
         return hp.pfn
 
     def _ref_setup(self, gtlbe: GuestTlbe, pfn: int) -> TlbeRef:
@@ -241,10 +331,18 @@ class Model(ArchModel):
 
     # -- unmap and change_pte ---------------------------------------------------------
     def unmap_gfn_range(self, rng: GfnRange) -> bool:
+        if not self.since("gfn-hooks"):
+            self.step("kvm_unmap_hva_range -> kvm_unmap_hva(start)", self.src_unmap_range)
+            return self._unmap_hva_flush()
         self.step("kvm_unmap_gfn_range returns kvm_e500_mmu_unmap_gfn", SRC_UNMAP)
         return self._e500_unmap_gfn()
 
     def set_spte_gfn(self, rng: GfnRange) -> bool:
+        if not self.since("gfn-hooks"):
+            self.step(f"kvm_set_spte_hva -> kvm_unmap_hva; the new host PTE (pfn "
+                      f"{rng.pte.pfn:#x}, present={rng.pte.present}) is not read",
+                      self.src_set)
+            return self._unmap_hva_flush()
         self.step(f"the new host PTE (pfn {rng.pte.pfn:#x}, present={rng.pte.present}) is not "
                   "read: the page is remapped on its next fault; kvm_e500_mmu_unmap_gfn",
                   SRC_SET)
@@ -257,6 +355,16 @@ class Model(ArchModel):
                   "returns true so that generic code flushes all shadow TLB entries",
                   SRC_E500_UNMAP)
         return True
+
+    def _unmap_hva_flush(self) -> bool:
+        """v3.7-v5.12 kvm_unmap_hva: the arch itself requests the whole-guest flush and
+        returns 0, so generic code has nothing to flush."""
+        self.flush("kvm_flush_remote_tlbs: KVM_REQ_TLB_FLUSH on every vCPU; each runs "
+                   "kvmppc_core_flush_tlb at its next guest entry", self.src_unmap_hva)
+        self.step("touches no tlbe_ref and no host TLB entry now; returns 0"
+                  + (" (an int since v5.0)" if self.since("int-return") else
+                     " (kvm_set_spte_hva is void)"), self.src_unmap_hva)
+        return False
 
     # -- the deferred flush (a vCPU's next entry; never run by the engine) --------------
     def serve_tlb_flush(self) -> None:

@@ -1,4 +1,4 @@
-"""PowerPC Book3S HV, hashed page table guest (book3s_64_mmu_hv.c, book3s_hv_rm_mmu.c) at v6.9.
+"""PowerPC Book3S HV, hashed page table guest (book3s_64_mmu_hv.c, book3s_hv_rm_mmu.c), v3.3 to v6.9.
 
 Structure (our own small model, not a radix tree):
 
@@ -21,6 +21,16 @@ Page sizes: HPTEs are 4K, 64K or 16M; there is no 2 MiB HPTE size, and the hyper
 refuses an HPTE larger than the host page backing it.  The model's guest uses 4K
 HPTEs (``guest_pages``; tests also use 64K and 16M).  Not modelled: HPT resizing,
 nested guests, WIMG/cache-inhibited mappings, HPTE/rmap locking.
+
+Releases (``switches``): change_pte reaches this code from v3.3 (342d3db763f2) and in every
+release it unmaps the gfn's HPTE chain (ABSENT, synchronous tlbie, R/C kept, new PTE never
+read).  What changes: the dispatch around it (``ppc_book3s_hv``); before v3.19 a VM only
+uses MMU notifiers on a POWER7-or-later host (``kvm->arch.using_mmu_notifiers``; on a
+PPC970 host every hook returns at once and guest pages stay pinned) -- the model's host is
+POWER7 or later, and the switch only records the check; from v4.15 (e641a317830b) the C bit
+harvested at unmap also goes into the memslot dirty bitmap (before, only into the rmap's
+CHANGED bit, read at KVM_GET_DIRTY_LOG).  Before v3.7 the generic layer does not bracket
+change_pte with an invalidation, so the hook finds the HPTE still valid and unmaps it.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from kvmspte.host import HostMM
 from kvmspte.kvm import Memslot
 from kvmspte import faultretry
 from kvmspte.model import FaultResult, Mapping
+from kvmspte.release import Release, Switch, Switches
 from kvmspte.source import Source
 
 VIA_RM = ("not re-read for v6.9: from the research note (§4.4 step 13, memory of the v6.x body; "
@@ -50,6 +61,64 @@ SRC_INVALIDATE = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte",
 SRC_MMU_RC = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", via=(
     "after RESUME_GUEST the guest retries its access and the MMU sets R, and C on a store, in "
     "the now valid HPTE: the hardware behaviour kvmppc_unmap_hpte's R/C harvest relies on"))
+
+# -- older releases ------------------------------------------------------------------------
+VIA_33 = ("stored copy 105972674 of book3s_64_mmu_hv.c, judged v3.3-v3.5 (fixed HPT_ORDER, "
+          "using_mmu_notifiers, single-hva kvm_handle_hva, no kvm_unmap_hva_range)")
+VIA_33_FAULT = (f"{VIA_33}: gup with write=writing, and for a read fault on a writable guest "
+                "HPTE the host Linux PTE's write bit decides write_ok; R/C are kept only where "
+                "both the rmap and guest_rpte have them -- the outcome the model computes. Later "
+                "copies up to v5.12 not re-read for the fault path")
+VIA_36 = ("stored copy 24254970671 (judged v4.1-v4.10): kvm_handle_hva is kvm_handle_hva_range("
+          "hva, hva+1); range form from 84504ef38673 (v3.6, research note)")
+VIA_GATE = ("the early return on a clear kvm->arch.using_mmu_notifiers: in copy 105972674 "
+            "(v3.3) and on both sides of merge copy 25902056047 (v3.10 / v3.18); set exactly "
+            "when the CPU has CPU_FTR_ARCH_206 (copies 69890140, 24178573546); absent in copy "
+            "24254970671 (v4.1+). The removal (PPC970 HV code removal, c17b98cf6028 from "
+            "memory) dated v3.19 UNVERIFIED: somewhere in v3.19..v4.1")
+VIA_415 = ("stored copy 2001413 (judged v4.15-v4.20: mmu_ready, kvm_is_radix, void "
+           "set_spte_hva): kvmppc_unmap_hpte sets the dirty bitmap for a harvested C when the "
+           "memslot has one; commit e641a317830b 'Unify dirty page map between HPT and radix' "
+           "(message read via the pages corpus, review.tizen.org)")
+VIA_RC_33 = (f"{VIA_33}: the unmap body is inline in kvm_unmap_rmapp; C goes only into the "
+             "rmap's CHANGED bit (harvested later by kvmppc_hv_get_dirty_log)")
+
+SRC_SET_HVA_33 = Source(hv.MMU_HV_C, "kvm_set_spte_hva", "v3.3", VIA_33)
+SRC_UNMAP_HVA_33 = Source(hv.MMU_HV_C, "kvm_unmap_hva", "v3.3", VIA_33)
+SRC_UNMAP_HVA_RANGE_36 = Source(hv.MMU_HV_C, "kvm_unmap_hva_range", "v3.6", VIA_36)
+SRC_PAGE_FAULT_33 = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", "v3.3", VIA_33_FAULT)
+SRC_UNMAP_RMAPP_33 = Source(hv.MMU_HV_C, "kvm_unmap_rmapp", "v3.3", VIA_RC_33)
+SRC_UNMAP_HPTE_415 = Source(hv.MMU_HV_C, "kvmppc_unmap_hpte", "v4.15", VIA_415)
+SRC_INVALIDATE_33 = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte", "v3.3",
+                           "HEAD side of merge copy 3059436873: clears HPTE_V_VALID, then a "
+                           "global tlbie under kvm->arch.tlbie_lock and tlbsync/ptesync: "
+                           "synchronous")
+SRC_INVALIDATE_314 = Source(hv.RM_MMU_C, "kvmppc_invalidate_hpte", "v3.14",
+                            "research note (not re-read here): copy 35009576 (judged "
+                            "v3.14-v4.9) issues do_tlbies(kvm, &rb, 1, 1, true), global and "
+                            "synchronous; copy 91330101 (v4.10+) the same plus the ISA v3.00 "
+                            "HPTE format conversion")
+SRC_GATE = Source(hv.MMU_HV_C, "kvm_set_spte_hva", "v3.3", VIA_GATE)
+
+ARRIVED = Switch("arrived", Release(3, 3), "342d3db763f2",
+                 "KVM_ARCH_WANT_MMU_NOTIFIER for Book3S HV: POWER7 guests stop pinning pages; "
+                 "kvm_set_spte_hva unmaps the gfn's HPTEs",
+                 Source("arch/powerpc/include/asm/kvm_host.h", "KVM_ARCH_WANT_MMU_NOTIFIER",
+                        "v3.3", "342d3db763f2 message and kvm_host.h hunk (pages corpus: "
+                        "repo.or.cz, fairphone msm-4.9 gerrit); code at copy 105972674"))
+SWITCHES = Switches(hv.SWITCHES_DISPATCH + (
+    Switch("hva-range", Release(3, 6), "84504ef38673",
+           "kvm_unmap_hva_range and kvm_handle_hva_range (before: the generic layer calls "
+           "kvm_unmap_hva once per page)", SRC_UNMAP_HVA_RANGE_36),
+    Switch("no-970-gate", Release(3, 19), "c17b98cf6028 (from memory, UNVERIFIED)",
+           "the using_mmu_notifiers early return is gone (before: a PPC970 host's hooks do "
+           "nothing; the modelled POWER7+ host always passes it)", SRC_GATE),
+    Switch("radix-dispatch", Release(4, 11), "167c76e05591 (merge)",
+           "kvm_is_radix() picks kvm_unmap_radix or kvm_unmap_rmapp (HPT guests unchanged)",
+           hv.SRC_SET_HVA_HV),
+    Switch("dirty-bitmap-at-unmap", Release(4, 15), "e641a317830b",
+           "a C bit harvested at unmap also sets the memslot dirty bitmap", SRC_UNMAP_HPTE_415),
+))
 
 #: HPTE page sizes in 4 KiB pages (research note §4.5): 4K, 64K, 16M.
 HPTE_SIZES = {1: "4K", 16: "64K", 4096: "16M"}
@@ -152,10 +221,57 @@ class Model(hv.HvModel):
                          SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE, SRC_INVALIDATE, hv.SRC_DIRTY_MAP),
     }
     chain = (hv.SRC_SET_SPTE_GFN, hv.SRC_SET_SPTE_HV, SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE)
+    arrived = ARRIVED
+    switches = SWITCHES
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
         self.hpt = Hpt()
+        gfn_era = self.since("gfn-hooks")
+        self.src_fault = SRC_PAGE_FAULT if gfn_era else SRC_PAGE_FAULT_33
+        self.src_invalidate = (SRC_INVALIDATE if gfn_era else SRC_INVALIDATE_314
+                               if self.kernel >= Release(3, 14) else SRC_INVALIDATE_33)
+        if gfn_era:
+            self.src_unmap = SRC_UNMAP_HPTE
+        else:
+            self.src_unmap = (SRC_UNMAP_HPTE_415 if self.since("dirty-bitmap-at-unmap")
+                              else SRC_UNMAP_RMAPP_33)
+
+    # -- release-dependent sources ------------------------------------------------------
+    @classmethod
+    def hva_fn(cls, kernel: Release, kind: str) -> Source:
+        if kernel >= hv.SW_OPS.since:
+            return super().hva_fn(kernel, kind)
+        if kind == "set":
+            return SRC_SET_HVA_33
+        return SRC_UNMAP_HVA_RANGE_36 if kernel >= SWITCHES.get("hva-range").since \
+            else SRC_UNMAP_HVA_33
+
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        out = super().hooks_at(kernel)
+        if kernel >= hv.SW_GFN.since:
+            return out
+        later = kernel >= SWITCHES.get("dirty-bitmap-at-unmap").since
+        inval = SRC_INVALIDATE_314 if kernel >= Release(3, 14) else SRC_INVALIDATE_33
+        tail = ((SRC_UNMAP_HPTE_415, inval, hv.SRC_DIRTY_MAP) if later
+                else (SRC_UNMAP_RMAPP_33, inval))
+        for hook in ("unmap_gfn_range", "set_spte_gfn"):
+            head = out[hook][:len(out[hook]) - len(cls.hooks[hook][3:])]
+            out[hook] = head + tail
+        out["fault_in"] = (SRC_PAGE_FAULT_33,) + cls.hooks["fault_in"][1:3] + (inval, SRC_MMU_RC)
+        return out
+
+    def handler_text(self) -> str:
+        if self.since("radix-dispatch"):
+            return "kvm_is_radix() is false: kvm_unmap_rmapp"
+        return "handler kvm_unmap_rmapp"
+
+    def gate(self, fn: Source) -> None:
+        if not self.since("no-970-gate"):
+            self.step("kvm->arch.using_mmu_notifiers is set (the modelled host is POWER7 or "
+                      "later, CPU_FTR_ARCH_206); on a PPC970 host it is clear and the hook "
+                      "returns here, guest pages staying pinned", SRC_GATE)
 
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
@@ -164,9 +280,9 @@ class Model(hv.HvModel):
         hpte = self.hpt.find(gfn, self.guest_pages) or self._h_enter(gfn, self.guest_pages)
         ret = self._page_fault(slot, hpte, host)
         if ret:
-            return FaultResult(0, ret, SRC_PAGE_FAULT)
+            return FaultResult(0, ret, self.src_fault)
         self._guest_access(hpte, write)
-        return FaultResult(hpte.pages, self._size_reason(hpte, host, slot), SRC_PAGE_FAULT)
+        return FaultResult(hpte.pages, self._size_reason(hpte, host, slot), self.src_fault)
 
     def _h_enter(self, gfn: int, pages: int) -> Hpte:
         hpte = Hpte(self.hpt.free_index(gfn, pages), gfn & ~(pages - 1), pages)
@@ -201,20 +317,25 @@ class Model(hv.HvModel):
         return ""
 
     def _fail(self, why: str) -> str:
-        self.step(why, SRC_PAGE_FAULT)
+        self.step(why, self.src_fault)
         return why
 
     def _write_ok(self, slot: Memslot, host_write: bool) -> bool:
         """Fast GUP with FOLL_WRITE: success (a writable host PTE) makes write_ok true;
         otherwise the slow path on a read-only host page leaves it false."""
+        if not self.since("gfn-hooks"):
+            self.step(f"get_user_pages_fast; the host Linux PTE is "
+                      f"{'writable: write_ok' if host_write else 'not writable: no write_ok'}",
+                      self.src_fault)
+            return host_write
         if not host_write:
             self.step("no writable fast GUP: slow path __gfn_to_pfn_memslot, not writable",
-                      SRC_PAGE_FAULT)
+                      self.src_fault)
             return False
-        self.step("get_user_page_fast_only(FOLL_WRITE) succeeds: write_ok", SRC_PAGE_FAULT)
+        self.step("get_user_page_fast_only(FOLL_WRITE) succeeds: write_ok", self.src_fault)
         if slot.readonly:
             self.step("KVM_MEM_READONLY: the research note records no read-only-slot check on "
-                      "this path, so the model keeps write_ok", SRC_PAGE_FAULT)
+                      "this path, so the model keeps write_ok", self.src_fault)
         return True
 
     def _back(self, slot: Memslot, hpte: Hpte, pfn: int, write_ok: bool) -> None:
@@ -223,7 +344,7 @@ class Model(hv.HvModel):
         rmap = self.hpt.rmap(hpte.gfn)
         if hpte.valid:
             self.step(f"HPTE {hpte.index:#x} already valid: make it absent and invalidate it, "
-                      "keeping R/C", SRC_PAGE_FAULT)
+                      "keeping R/C", self.src_fault)
             self._invalidate(hpte)
         else:
             hpte.r, hpte.c = rmap.r and hpte.guest_r, rmap.c and hpte.guest_c
@@ -233,7 +354,8 @@ class Model(hv.HvModel):
         hpte.pfn, hpte.write, hpte.valid, hpte.absent = pfn, write_ok, True, False
         self.step(f"HPTE {hpte.index:#x} valid: pfn {pfn:#x} {hpte.perms}"
                   + ("" if write_ok else " (hpte_make_readonly)")
-                  + ("; set_page_dirty_lock" if write_ok else ""), SRC_PAGE_FAULT)
+                  + (("; set_page_dirty_lock" if self.since("gfn-hooks") else "; SetPageDirty")
+                     if write_ok else ""), self.src_fault)
 
     def _guest_access(self, hpte: Hpte, write: bool) -> None:
         hpte.r = True
@@ -256,27 +378,30 @@ class Model(hv.HvModel):
         harvest R/C into the rmap (C into the dirty bitmap) and into guest_rpte."""
         rmap.chain.remove(hpte.index)
         self.step(f"unlink HPTE {hpte.index:#x} from the rmap chain of gfn {gfn:#x}",
-                  SRC_UNMAP_HPTE)
+                  self.src_unmap)
         if not (hpte.valid and hpte.gfn == gfn):
             self.step(f"HPTE {hpte.index:#x} is not a valid mapping based at gfn {gfn:#x}: "
-                      "left alone", SRC_UNMAP_HPTE)
+                      "left alone", self.src_unmap)
             return
         hpte.absent = True
         r, c = self._invalidate(hpte)
         rmap.r, rmap.c = rmap.r or r, rmap.c or c
-        self.step(f"harvest R={int(r)} C={int(c)} into the rmap", SRC_UNMAP_HPTE)
-        if c:
+        self.step(f"harvest R={int(r)} C={int(c)} into the rmap", self.src_unmap)
+        if c and self.since("dirty-bitmap-at-unmap"):
             self.mark_dirty(slot, gfn, hpte.pages)
-        if (r and not hpte.guest_r) or (c and not hpte.guest_c):
+        if not self.since("gfn-hooks"):
+            hpte.guest_r, hpte.guest_c = hpte.guest_r or r, hpte.guest_c or c
+            self.step("R/C ORed into guest_rpte", self.src_unmap)
+        elif (r and not hpte.guest_r) or (c and not hpte.guest_c):
             hpte.guest_r, hpte.guest_c = hpte.guest_r or r, hpte.guest_c or c
             self.step("new R/C bits ORed into guest_rpte (note_hpte_modification)",
-                      SRC_UNMAP_HPTE)
+                      self.src_unmap)
 
     def _invalidate(self, hpte: Hpte) -> tuple[bool, bool]:
         """kvmppc_invalidate_hpte: clear VALID and tlbie the entry; R/C as they were."""
         hpte.valid = False
         self.flush(f"tlbie HPTE {hpte.index:#x} ({HPTE_SIZES[hpte.pages]} page at gfn "
-                   f"{hpte.gfn:#x})", SRC_INVALIDATE)
+                   f"{hpte.gfn:#x})", self.src_invalidate)
         return hpte.r, hpte.c
 
     # -- views ------------------------------------------------------------------------

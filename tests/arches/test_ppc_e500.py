@@ -163,3 +163,72 @@ def test_findings_and_entry_points():
     assert d["hooks"]["set_spte_gfn"][0]["function"] == "kvm_set_spte_gfn"
     assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
     assert len(d["findings"]) == 1 and "returns true" in d["findings"][0]
+
+
+# -- releases (issue 11): arrival v3.7 and the switch points ----------------------------------
+
+from kvmspte.release import Release  # noqa: E402
+
+
+def at(kernel):
+    return (Model(Trace(), None, Release.parse(kernel)),
+            HostMM(0x7F0000000000, 0x1000, 0x80000, thp=False))
+
+
+def test_arrives_in_v3_7():
+    """e500 MMU notifiers: e500_tlb.c kvm_unmap_hva / kvm_set_spte_hva in copy 63171175 (judged
+    v3.7); the introducing commit id was not found in the store."""
+    assert Model.arrived.since == Release(3, 7)
+    assert [str(r) for r in Model.switches.releases()] == ["v3.12", "v5.0", "v5.13"]
+
+
+def test_until_v5_12_the_hook_flushes_itself_and_returns_0():
+    """Copy 63171175 (v3.7), 11275820060 (v3.8.13), 11273239 (v4.5-v4.12), the v5.0 patch
+    31375062387 and the '-' side of 2132829017 (v5.12): kvm_unmap_hva calls
+    kvm_flush_remote_tlbs and returns 0, so the generic layer does not flush; the state is
+    untouched until each vCPU serves KVM_REQ_TLB_FLUSH."""
+    for kernel in ("3.7", "4.20", "5.12"):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        before = m.snapshot()
+        assert m.set_spte_gfn(rng(GFN)) is False, kernel
+        (f,) = [s for s in m.trace.steps if s.kind == FLUSH]
+        assert "kvm_flush_remote_tlbs" in f.text and f.source.function == "kvm_unmap_hva"
+        assert m.snapshot() == before
+        m.serve_tlb_flush()
+        assert m.lookup(GFN) is None
+
+
+def test_from_v5_13_the_flush_is_left_to_generic_code():
+    """b1c5356e873c (v5.13): kvm_e500_mmu_unmap_gfn no longer flushes and returns true."""
+    m, host = at("5.13")
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.set_spte_gfn(rng(GFN)) is True
+    assert not [s for s in m.trace.steps if s.kind == FLUSH]
+
+
+def test_unmap_range_is_the_same_flush_before_v5_13():
+    """kvm_unmap_hva_range -> kvm_unmap_hva(start) (copies 63171175, 2132829017 '-' side)."""
+    m, host = at("3.12")
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.unmap_gfn_range(GfnRange(SLOT, GFN, GFN + 1)) is False
+    assert len([s for s in m.trace.steps if s.kind == FLUSH]) == 1
+
+
+def test_fault_retry_check_appears_between_v3_11_and_v3_18():
+    """No mmu_notifier_seq / retry in kvmppc_e500_shadow_map in copies 63171175, 11275820060
+    and the v3.10 side of 25663444939; present on its v3.18 side.  v3.12 is UNVERIFIED."""
+    for kernel, retry in (("3.11", False), ("3.12", True)):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        assert any("mmu_invalidate_seq" in s.text for s in m.trace.steps) is retry, kernel
+        assert m.lookup(GFN) is not None
+
+
+def test_hook_citations_by_release():
+    """e500_tlb.c until the v3.8 split (copy 11275820060 is e500_mmu_host.c); v6.9 hooks from
+    v5.13."""
+    file = lambda k: Model.hooks_at(Release.parse(k))["set_spte_gfn"][0].file
+    assert file("3.7").endswith("e500_tlb.c") and file("3.8").endswith("e500_mmu_host.c")
+    assert Model.hooks_at(Release.parse("5.12"))["set_spte_gfn"][0].release == "v5.0"
+    assert Model.hooks_at(Release.parse("6.9")) == Model.hooks

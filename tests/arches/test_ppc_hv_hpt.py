@@ -247,3 +247,126 @@ def test_mapped_scenario_left_an_absent_hpte_and_kept_the_neighbour():
 # n/a on powerpc (no HAVE_KVM_READONLY_MEM); asserted for every model in
 # tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them
 READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
+
+
+# -- releases (issue 11): arrival v3.3 and the switch points ----------------------------------
+
+from kvmspte.release import Release  # noqa: E402
+
+
+def at(kernel, thp=False, pte=None):
+    m = Model(Trace(), None, Release.parse(kernel))
+    return m, HostMM(HVA, 0x1000, 0x80000, thp=thp, pte=pte)
+
+
+def sources(m):
+    return [(s.source.function, s.source.release) for s in m.trace.steps if s.source]
+
+
+def test_arrives_in_v3_3_with_the_book3s_hv_mmu_notifiers():
+    """342d3db763f2 'KVM: PPC: Implement MMU notifiers for Book3S HV guests' (v3.3): its
+    kvm_host.h hunk defines KVM_ARCH_WANT_MMU_NOTIFIER under CONFIG_KVM_BOOK3S_64_HV (message
+    and hunk read via the pages corpus); code read at stored copy 105972674."""
+    assert Model.arrived.since == Release(3, 3) and Model.arrived.commit == "342d3db763f2"
+    assert [str(r) for r in Model.switches.releases()] == [
+        "v3.6", "v3.13", "v3.19", "v4.11", "v4.15", "v5.0", "v5.13"]
+
+
+def test_v3_4_change_pte_on_a_still_mapped_gfn_unmaps_the_hpte():
+    """Before v3.7 change_pte is not bracketed by invalidate_range_start/end, so it finds the
+    HPTE valid.  v3.3 kvm_set_spte_hva (copy 105972674): past the using_mmu_notifiers check,
+    kvm_handle_hva(hva, kvm_unmap_rmapp): the HPTE goes ABSENT, kvmppc_invalidate_hpte tlbies
+    it (HEAD side of copy 3059436873), R/C go into the rmap and guest_rpte; the new PTE is
+    never read; void, so nothing for generic code to flush."""
+    m, host = at("3.4")
+    m.fault_in(LOGGING, GFN, host, write=True)
+    before = m.snapshot()
+    assert m.set_spte_gfn(one(GFN, LOGGING)) is False
+    (h,) = m.hpt.hptes.values()
+    assert (h.valid, h.absent, h.guest_r, h.guest_c) == (False, True, True, True)
+    rmap = m.hpt.rmaps[GFN]
+    assert (rmap.present, rmap.r, rmap.c) == (False, True, True)
+    assert flushes(m) == [f"tlbie HPTE {h.index:#x} (4K page at gfn {GFN:#x})"]
+    assert m.snapshot() != before and m.lookup(GFN) is None
+    # pre-v4.15: C stays in the rmap only, the dirty bitmap is untouched
+    assert not any(k.startswith("dirty bitmap") for k in m.snapshot())
+    assert ("kvm_set_spte_hva", "v3.3") in sources(m)
+
+
+def test_v3_4_trace_cites_the_v3_3_code_not_v6_9():
+    """Trace steps of a v3.x run cite the copies read for that era (105972674, 3059436873)."""
+    m, host = at("3.4")
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.set_spte_gfn(one(GFN))
+    change = [s for s in m.trace.steps if s.source and s.source.function in (
+        "kvm_set_spte_hva", "kvm_unmap_rmapp", "kvmppc_invalidate_hpte")]
+    assert change and {s.source.release for s in change} == {"v3.3"}
+
+
+def test_dirty_bitmap_at_unmap_starts_in_v4_15():
+    """e641a317830b 'Unify dirty page map between HPT and radix' (v4.15; message via the pages
+    corpus): kvmppc_unmap_hpte sets the memslot dirty bitmap for a harvested C (copy 2001413);
+    before it the C bit only reaches the rmap's CHANGED bit (copy 105972674)."""
+    for kernel, marked in (("4.14", False), ("4.15", True)):
+        m, host = at(kernel)
+        m.fault_in(LOGGING, GFN, host, write=True)
+        m.unmap_gfn_range(one(GFN, LOGGING))
+        assert m.dirty.has(LOGGING, GFN) is marked, kernel
+        assert m.hpt.rmaps[GFN].c
+
+
+def test_ppc970_gate_is_recorded_until_v3_19():
+    """kvm_set_spte_hva(_hv) returns early when kvm->arch.using_mmu_notifiers is clear (copy
+    105972674; both sides of merge copy 25902056047, v3.10/v3.18); gone by the v4.1 copy
+    24254970671.  The model's host is POWER7+, so the check passes and only a step records it.
+    Removal release v3.19 is UNVERIFIED (c17b98cf6028 from memory)."""
+    for kernel, gated in (("3.18", True), ("3.19", False)):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        m.set_spte_gfn(one(GFN))
+        texts = [s.text for s in m.trace.steps]
+        assert any("using_mmu_notifiers" in t for t in texts) is gated, kernel
+        assert m.lookup(GFN) is None
+
+
+def test_dispatch_by_release():
+    """book3s_64_mmu_hv.c defines kvm_set_spte_hva itself before the kvmppc_ops split (v3.13,
+    UNVERIFIED date); book3s.c forwards to kvm_set_spte_hva_hv (void) until v5.0, then returns
+    int 0 (748c0e312fce, copy 31375062387) until v5.12 ('-' side of copy 2132829017);
+    b1c5356e873c (v5.13) makes it kvm_set_spte_gfn_hv returning false."""
+    expect = {"3.12": ("kvm_set_spte_hva", "book3s_64_mmu_hv.c", "void"),
+              "3.13": ("kvm_set_spte_hva", "book3s.c", "void"),
+              "4.20": ("kvm_set_spte_hva", "book3s.c", "void"),
+              "5.0": ("kvm_set_spte_hva", "book3s.c", "returns 0"),
+              "5.12": ("kvm_set_spte_hva", "book3s.c", "returns 0"),
+              "5.13": ("kvm_set_spte_gfn", "book3s.c", "returns false")}
+    for kernel, (fn, file, ret) in expect.items():
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        assert m.set_spte_gfn(one(GFN)) is False
+        first = m.trace.steps[[s.text for s in m.trace.steps].index(next(
+            s.text for s in m.trace.steps if s.source.function.startswith("kvm_set_spte")))]
+        assert first.source.function == fn and first.source.file.endswith(file), kernel
+        assert ret in m.trace.steps[-1].text, kernel
+
+
+def test_kvm_is_radix_dispatch_from_v4_11_only():
+    """kvm_is_radix() picks the handler from the POWER9 merge 167c76e05591 (v4.11; copy 2001413
+    shows it); before, kvm_handle_hva always runs kvm_unmap_rmapp (copy 24254970671)."""
+    for kernel, radix in (("4.10", False), ("4.11", True)):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        m.set_spte_gfn(one(GFN))
+        assert any("kvm_is_radix()" in s.text for s in m.trace.steps) is radix, kernel
+
+
+def test_hooks_at_names_the_hva_entry_points_before_v5_13():
+    """kvm_unmap_hva (v3.3-v3.5), kvm_unmap_hva_range from 84504ef38673 (v3.6), book3s.c and
+    the _hv ops from v3.13; v6.9 hooks unchanged from v5.13."""
+    fn = lambda k, hook: [s.function for s in Model.hooks_at(Release.parse(k))[hook]]
+    assert fn("3.5", "unmap_gfn_range")[0] == "kvm_unmap_hva"
+    assert fn("3.6", "unmap_gfn_range")[0] == "kvm_unmap_hva_range"
+    assert fn("4.0", "set_spte_gfn")[:3] == ["kvm_set_spte_hva", "kvm_ops_hv",
+                                              "kvm_set_spte_hva_hv"]
+    assert Model.hooks_at(Release.parse("5.13")) == Model.hooks
+    assert Model.hooks_at(Release.parse("6.9")) == Model.hooks

@@ -292,3 +292,149 @@ def test_dirty_log_scenario_dirty_bit_reached_the_bitmap_at_start():
 # n/a on powerpc (no HAVE_KVM_READONLY_MEM); asserted for every model in
 # tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them
 READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
+
+
+# -- releases (issue 11): arrival v4.11 and the switch points ---------------------------------
+
+from kvmspte.release import Release  # noqa: E402
+
+
+def at(kernel, thp=False, pte=None):
+    m = Model(Trace(), None, Release.parse(kernel))
+    return m, HostMM(HVA, 0x1000, 0x80000, thp=thp, pte=pte)
+
+
+def test_arrives_in_v4_11_with_power9_radix():
+    """Merge 167c76e05591 'POWER9 radix MMU host and guest support' (pages corpus); the earliest
+    stored radix code (copy 24772949431) predates the v4.13 __find_linux_pte rename: v4.11."""
+    assert Model.arrived.since == Release(4, 11)
+    assert [str(r) for r in Model.switches.releases()] == [
+        "v3.13", "v4.15", "v4.16", "v4.20", "v5.0", "v5.13"]
+    assert Model.switches.get("fault-gfn-to-pfn").since == Release(4, 15)
+
+
+def test_before_v4_16_unmap_clears_only_present_and_leaves_the_value():
+    """kvm_unmap_radix in copies 24772949431 (v4.11-v4.12), 274560072 (v4.13-v4.14) and
+    52287468 (v4.15): kvmppc_radix_update_pte(clr=_PAGE_PRESENT) then a tlbie; the rest of the
+    entry stays.  From v4.16 (bracket: copy 165278135 clears ~0UL) the entry is removed."""
+    m, host = at("4.15")
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.set_spte_gfn(one(GFN)) is False
+    leaf = m.snapshot()[f"leaf 4K @gfn {GFN:#x}"]
+    assert leaf["pfn"] == "0x80210" and leaf["bits"] == ["_PAGE_PTE"] and leaf["dirty"]
+    assert m.lookup(GFN) is None and len(flushes(m)) == 1
+    # the non-present value is not found again: no second tlbie
+    assert m.unmap_gfn_range(one(GFN)) is False and len(flushes(m)) == 1
+    m, host = at("4.16")
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.set_spte_gfn(one(GFN))
+    assert not any(k.startswith("leaf") for k in m.snapshot()) and m.lookup(GFN) is None
+
+
+def test_before_v4_16_a_refault_overwrites_the_leftover_value():
+    """v4.11 kvmppc_create_pte (copy 24772949431): at level 0 a non-present entry is simply
+    overwritten by kvmppc_radix_set_pte_at; a present one has _PAGE_PRESENT cleared and is
+    tlbie'd first."""
+    m, host = at("4.12")
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN))
+    host.set_pte(SLOT.gfn_to_hva(GFN), HostPte(0x90000, write=True, dirty=True))
+    m.fault_in(SLOT, GFN, host, write=False)
+    assert m.lookup(GFN).pfn == 0x90000 and len(flushes(m)) == 1
+
+
+def test_before_v4_16_a_present_entry_is_replaced_not_merged():
+    """v4.11 and v4.15 kvmppc_create_pte (copies 24772949431, 52287468): a present level-0
+    entry that differs is unmapped (PRESENT cleared, tlbie) and the new one stored; from v4.16
+    the new bits are ORed into it without a tlbie (copy 165278135)."""
+    for kernel, tlbies in (("4.14", 1), ("4.15", 1), ("4.16", 0)):
+        m, host = at(kernel, pte=HostPte(0, write=False, dirty=False))
+        m.fault_in(SLOT, GFN, host, write=False)
+        assert m.lookup(GFN).perms == "r-x", kernel
+        host.set_pte(SLOT.gfn_to_hva(GFN), HostPte(0x80210, write=True, dirty=True))
+        m.fault_in(SLOT, GFN, host, write=True)
+        assert m.lookup(GFN).perms == "rwx" and len(flushes(m)) == tlbies, kernel
+
+
+def test_before_v4_15_a_thp_host_gets_a_4k_leaf():
+    """v4.11-v4.14 kvmppc_book3s_radix_page_fault: level 1 only if PageHuge() (hugetlbfs);
+    a THP is not PageHuge (copies 24772949431, 274560072).  The v4.15 copy 52287468 tests
+    PageCompound, so a THP gives 2 MiB (c459464388c7-era fault path)."""
+    m, host = at("4.14", thp=True)
+    assert m.fault_in(SLOT, GFN, host, write=True).pages == 1
+    m, host = at("4.15", thp=True)
+    assert m.fault_in(SLOT, GFN, host, write=True).pages == 512
+
+
+def test_before_v4_15_a_read_fault_is_writable_only_on_a_dirty_host_pte():
+    """v4.11-v4.14 fault: a load gets _PAGE_WRITE only when the host PTE is writable and dirty
+    (copy 274560072); from v4.15 a writable fast GUP is enough (upgrade_write, copy
+    52287468)."""
+    clean = HostPte(0, write=True, dirty=False)
+    for kernel, perms in (("4.14", "r-x"), ("4.15", "rwx"), ("4.16", "rwx")):
+        m, host = at(kernel, pte=clean)
+        m.fault_in(SLOT, GFN, host, write=False)
+        assert m.lookup(GFN).perms == perms, kernel
+
+
+def test_v4_15_a_2m_leaf_frees_the_pte_page_without_unmapping_it():
+    """v4.15 kvmppc_create_pte (copy 52287468): a 2 MiB leaf over a pte table clears the pmd
+    entry, flushes the page-walk cache and frees the pte page with its entries, which are
+    neither cleared nor tlbie'd; from v4.16 (copy 165278135) kvmppc_unmap_free_pmd_entry_table
+    unmaps each one first."""
+    for kernel, tlbies in (("4.15", 0), ("4.16", 1)):
+        m, small = at(kernel)
+        m.fault_in(SLOT, GFN, small, write=True)
+        m, huge = m, HostMM(HVA, 0x1000, 0x80000, thp=True)
+        assert m.fault_in(SLOT, GFN, huge, write=True).pages == 512, kernel
+        assert len([f for f in flushes(m) if f.startswith("tlbie")]) == tlbies, kernel
+        assert any(f.startswith("flush the page-walk cache") for f in flushes(m))
+
+
+def test_before_v4_15_a_larger_leaf_in_the_way_is_eagain():
+    """v4.11-v4.14 kvmppc_create_pte: pmd_large -> -EAGAIN (copies 24772949431, 274560072)."""
+    m, _ = at("4.14")
+    m.pt.set_entry(m.pt.root, 0, Leaf(0x1, True, True, True))  # a leaf high in the tree
+    got = m.fault_in(SLOT, GFN, HostMM(HVA, 0x1000, 0x80000, thp=False), write=True)
+    assert got.pages == 0 and "-11" in got.why
+
+
+def test_dirty_logging_forces_4k_only_from_v5_0():
+    """Copy 165278135 (v4.17-v4.19) takes the level from the host PTE alone; the v5.13 copy
+    clears large_enable for a dirty-logging memslot.  v5.0 ('Map single pages when doing
+    dirty page logging', from memory) is UNVERIFIED."""
+    for kernel, pages in (("4.19", 512), ("5.0", 1)):
+        m, host = at(kernel, thp=True)
+        assert m.fault_in(LOGGING, GFN, host, write=True).pages == pages, kernel
+
+
+def test_dirty_harvest_citation_changes_in_v4_15():
+    """e641a317830b (v4.15): kvmppc_update_dirty_map replaces mark_pages_dirty (copy 52287468
+    vs 274560072); the same bits for a 4 KiB leaf."""
+    for kernel, fn in (("4.14", "mark_pages_dirty"), ("4.15", "kvmppc_update_dirty_map")):
+        m, host = at(kernel)
+        m.fault_in(LOGGING, GFN, host, write=True)
+        m.unmap_gfn_range(GfnRange(LOGGING, GFN, GFN + 1))
+        assert m.dirty.has(LOGGING, GFN), kernel
+        assert [s.source.function for s in m.trace.steps if "dirty bitmap" in s.text] == [fn]
+
+
+def test_v4_20_kvmppc_unmap_pte_leaves_the_same_state_as_v4_19():
+    """'Use kvmppc_unmap_pte() in kvm_unmap_radix()' (KVM v4.20 pull listing): same whole-entry
+    clear, tlbie and dirty harvest as the v4.16-v4.19 body; only the cited code changes."""
+    snaps = []
+    for kernel in ("4.19", "4.20"):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        m.set_spte_gfn(one(GFN))
+        snaps.append(m.snapshot())
+        assert {s.source.release for s in m.trace.steps
+                if s.source.function == "kvm_unmap_radix"} == {"v" + ("4.16" if kernel == "4.19"
+                                                                     else "4.20")}
+    assert snaps[0] == snaps[1]
+
+
+def test_hooks_at_v6_9_are_the_v6_9_hooks():
+    assert Model.hooks_at(Release.parse("6.9")) == Model.hooks
+    assert [s.function for s in Model.hooks_at(Release.parse("4.12"))["set_spte_gfn"]][-2:] == [
+        "kvm_unmap_radix", "kvmppc_radix_tlbie_page"]

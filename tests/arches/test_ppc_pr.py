@@ -152,3 +152,89 @@ def test_describe_lists_hooks_with_entry_points_first():
     assert d["hooks"]["set_spte_gfn"][0]["function"] == "kvm_set_spte_gfn"
     assert d["hooks"]["unmap_gfn_range"][0]["function"] == "kvm_unmap_gfn_range"
     assert d["findings"] == []
+
+
+# -- releases (issue 11): arrival v3.7 and the switch points ----------------------------------
+
+from kvmspte.release import Release  # noqa: E402
+
+
+def at(kernel):
+    return (Model(Trace(), None, Release.parse(kernel)),
+            HostMM(0x7F0000000000, 0x1000, 0x80000, thp=False))
+
+
+def two_vcpus(kernel):
+    m, host = at(kernel)
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.map_page(1, SLOT, GFN, host, True)
+    m.map_page(1, SLOT, GFN + 1, host, True)
+    return m, host
+
+
+def test_arrives_in_v3_7():
+    """PR MMU notifiers: book3s_pr.c kvm_unmap_hva / kvm_set_spte_hva in copy 18883897 (judged
+    v3.7-v3.12); none before (pages pinned).  The introducing commit id was not found in the
+    store."""
+    assert Model.arrived.since == Release(3, 7)
+    assert [str(r) for r in Model.switches.releases()] == ["v3.13", "v5.0", "v5.13"]
+
+
+def test_v3_7_change_pte_requests_a_whole_vm_flush_and_drops_nothing_yet():
+    """v3.7 kvm_set_spte_hva -> kvm_unmap_hva (copy 18883897): kvm_flush_remote_tlbs, return 0.
+    The shadow HPTEs go only when each vCPU serves KVM_REQ_TLB_FLUSH at its next entry
+    (kvmppc_core_check_requests -> kvmppc_mmu_pte_flush(vcpu, 0, 0)), so right after the hook
+    every entry is still cached: tables unchanged, one flush requested."""
+    m, _ = two_vcpus("3.7")
+    before = m.snapshot()
+    assert m.set_spte_gfn(rng(GFN)) is False
+    assert m.snapshot() == before
+    (f,) = [s for s in m.trace.steps if s.kind == FLUSH]
+    assert "KVM_REQ_TLB_FLUSH on every vCPU" in f.text and f.source.release == "v3.7"
+    # the deferred part, at each vCPU's next entry: everything goes, not just the gfn
+    m.serve_tlb_flush(0)
+    m.serve_tlb_flush(1)
+    assert m.snapshot() == {} and m.lookup(GFN + 1) is None
+
+
+def test_v3_7_unmap_is_the_same_full_deferred_flush():
+    """v3.7 kvm_unmap_hva_range calls kvm_unmap_hva once: the same whole-VM flush request."""
+    m, _ = two_vcpus("3.12")
+    before = m.snapshot()
+    assert m.unmap_gfn_range(GfnRange(SLOT, GFN, GFN + 1)) is False
+    assert m.snapshot() == before and len([s for s in m.trace.steps if s.kind == FLUSH]) == 1
+
+
+def test_from_v3_13_the_range_is_pflushed_on_every_vcpu_at_once():
+    """v3.18 side of merge copy 25986227933 and copy 37863016: kvm_set_spte_hva_pr ->
+    do_kvm_unmap_hva(hva, hva + PAGE_SIZE) -> kvmppc_mmu_pte_pflush on each vCPU; only the gfn's
+    entries go, synchronously.  v3.13 for the rework is UNVERIFIED (bracket v3.11..v3.18)."""
+    m, _ = two_vcpus("3.13")
+    assert m.set_spte_gfn(rng(GFN)) is False
+    assert m.lookup(GFN) is None and m.lookup(GFN + 1) is not None
+    assert len([s for s in m.trace.steps if s.kind == FLUSH]) == 2
+    assert any(s.source.function == "do_kvm_unmap_hva" for s in m.trace.steps)
+
+
+def test_fault_retry_check_text_follows_the_rework():
+    """mmu_notifier_retry in kvmppc_mmu_map_page (copy 14360426) comes with the 2013 rework;
+    not in the v3.7 flow (research note)."""
+    for kernel, lock in (("3.12", False), ("3.13", True)):
+        m, host = at(kernel)
+        m.fault_in(SLOT, GFN, host, write=True)
+        assert any("take kvm->mmu_lock" in s.text for s in m.trace.steps) is lock, kernel
+
+
+def test_dispatch_citations_by_release():
+    """book3s.c forwards through kvm_ops_pr from v3.13, returns int 0 from v5.0 (748c0e312fce),
+    and b1c5356e873c (v5.13) makes it kvm_set_spte_gfn_pr -> do_kvm_unmap_gfn (false)."""
+    first = lambda k: Model.hooks_at(Release.parse(k))["set_spte_gfn"][0]
+    assert (first("3.12").file, first("3.12").function) == ("arch/powerpc/kvm/book3s_pr.c",
+                                                            "kvm_set_spte_hva")
+    assert (first("4.0").file, first("4.0").release) == ("arch/powerpc/kvm/book3s.c", "v3.13")
+    assert first("5.12").release == "v5.0"
+    assert Model.hooks_at(Release.parse("5.13")) == Model.hooks
+    for kernel, fn in (("5.12", "do_kvm_unmap_hva"), ("5.13", "do_kvm_unmap_gfn")):
+        m, _ = two_vcpus(kernel)
+        m.set_spte_gfn(rng(GFN))
+        assert m.trace.steps[-1].source.function == fn, kernel
