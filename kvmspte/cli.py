@@ -339,7 +339,8 @@ def docs(out, readme, check_only) -> None:
 @click.option("--fail-on-violation", is_flag=True,
               help="Exit 1 when any invariant is violated (for CI).")
 @_format_option
-def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
+@_kernel_option
+def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
     """Check every interleaving of concurrent notifier, mm and vCPU-fault steps.
 
     Each RACE (default: all built-in races) runs a few actors (an mm writer, an mm
@@ -367,7 +368,9 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
             raise InputError(f"unknown race '{shown(name)}'{suggest(name, RACES)}; known: "
                              f"{', '.join(RACES)}")
     chosen = [RACES[n] for n in dict.fromkeys(races or RACES)]
-    outcomes = [attempt(r, m, max_states=max_states) for r in chosen
+    given = click.get_current_context().get_parameter_source("kernel")
+    at = None if given == click.core.ParameterSource.DEFAULT else kernel
+    outcomes = [attempt(r, m, max_states=max_states, kernel=at) for r in chosen
                 for m in select_models(arches)]
     emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
     bad = any(o.violations for o in outcomes)

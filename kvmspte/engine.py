@@ -246,7 +246,7 @@ def absent_reason(model: type[ArchModel], kernel: Release) -> tuple[str, Source]
     came = model.arrived
     if came is not None and kernel < came.since:
         return (f"no .change_pte() reaches {model.id} before {came.since}"
-                f"{' (' + came.commit + ')' if came.commit else ''}: {came.what}", came.source)
+                f"{' (' + came.commit + ')' if came.commit else ''}", came.source)
     return None
 
 

@@ -113,6 +113,10 @@ EXPLORE_SCHEMA = {
                          "violations", "na", "first_violation", "counter_examples"],
             "properties": {
                 "race": {"type": "string"}, "arch": {"type": "string"},
+                "kernel": {"type": "string", "description": "the release explored"},
+                "what_if": {"type": "string", "description": "non-empty where the race "
+                            "departs from its release's mm (an unwrapped writer after v3.7)"},
+                "error": {"type": "string"},
                 "actors": {"type": "array", "items": {"type": "string"}},
                 "states": {"type": "integer"}, "transitions": {"type": "integer"},
                 "interleavings": {"type": "integer"}, "finished": {"type": "boolean"},

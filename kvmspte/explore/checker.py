@@ -20,6 +20,8 @@ from kvmspte.explore.world import (ACTIVE, ARCH, FREED, HOST, IN_PROGRESS, KVM, 
                                    NEVER_FREED, NO_PTL, PCS, PTL, TARGET, Machine,
                                    QuietTrace, describe_pte)
 from kvmspte.model import CannotExist
+from kvmspte.release import DEFAULT, Release
+from kvmspte.triggers import MM_SWITCHES
 from kvmspte.scenario import Scenario
 
 COHERENCE, UAF, STALE_KIND = "coherence-at-quiescence", "use-after-free", "stale-install"
@@ -74,12 +76,16 @@ class Outcome:
     symmetry: bool = False
     #: what the secondary MMU maps the gfn to in the terminal states (every actor done)
     terminal: Counter = field(default_factory=Counter)
+    #: the release explored, and a what-if label where the race departs from its mm
+    kernel: str = "v6.9"
+    what_if: str = ""
     #: 'Type: message' when the model raised during the search (the run exits 3)
     error: str = ""
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        out = {"race": self.race, "arch": self.arch, "actors": list(self.actors),
+        out = {"race": self.race, "arch": self.arch, "kernel": self.kernel,
+               "what_if": self.what_if, "actors": list(self.actors),
                "states": self.states, "transitions": self.transitions,
                "interleavings": self.interleavings, "finished": self.finished,
                "violations": dict(sorted(self.violations.items())),
@@ -111,12 +117,12 @@ class Outcome:
 
 
 # -- the initial world ---------------------------------------------------------------------------
-def setup(race: Race, model, *, symmetry: bool = True):
+def setup(race: Race, model, *, symmetry: bool = True, kernel: Release = DEFAULT):
     """The context and initial state: the gfn and its neighbour mapped at 4 KiB through the
     arch's own fault path (engine.setup), the race's actors at their first step."""
-    acts = race.build(model)
+    acts = race.build(model, kernel)
     sc = Scenario(race.name, race.description, race.trigger)
-    run = engine.setup(sc, model, QuietTrace())
+    run = engine.setup(sc, model, QuietTrace(), kernel)
     m = Machine(run)
     ctx = Ctx(m, acts, model.fault_retry[0] if model.fault_retry else "")
     host = tuple(run.host.pte(h) for h in m.hvas)
@@ -250,12 +256,23 @@ def enabled(ctx: Ctx, st: tuple, i: int) -> bool:
 
 
 # -- the search --------------------------------------------------------------------------------
-def explore(race: Race, model, *, max_states: int = 200_000, symmetry: bool = True) -> Outcome:
-    out = Outcome(race.name, model.id, actors=race.names, symmetry=symmetry)
+def explore(race: Race, model, *, max_states: int = 200_000, symmetry: bool = True,
+            kernel: Release | None = None) -> Outcome:
+    """Every interleaving of the race on the model, at ``kernel`` (default: the race's own
+    era, else v6.9)."""
+    at = kernel or race.era or DEFAULT
+    out = Outcome(race.name, model.id, actors=race.names, symmetry=symmetry, kernel=str(at))
+    if race.unwrapped and MM_SWITCHES.active("bracketed", at):
+        out.what_if = ("the writer drops the invalidate_range_start/end that every caller has "
+                       "had since v3.7 (6bdb913f0a70)")
+    gone = engine.absent_reason(model, at)
+    if gone is not None:
+        out.na, out.finished = f"absent: {gone[0]}", True
+        return out
     t0 = time.perf_counter()
     try:
-        out.steps = race.steps(model)
-        ctx, init, groups = setup(race, model, symmetry=symmetry)
+        out.steps = race.steps(model, at)
+        ctx, init, groups = setup(race, model, symmetry=symmetry, kernel=at)
     except CannotExist as exc:
         out.na, out.finished = exc.reason, True
         return out

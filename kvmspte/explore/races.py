@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kvmspte.explore import actors
+from kvmspte.release import DEFAULT, Release
+from kvmspte.triggers import MM_SWITCHES
 from kvmspte.explore.world import NEIGHBOUR
 from kvmspte.model import CannotExist
 from kvmspte.source import Source
@@ -25,19 +27,26 @@ class Race:
     actors: tuple[ActorSpec, ...]
     #: False: an mm ordering no maintained kernel has any more (before v3.7)
     current: bool = True
+    #: the release explored when --kernel is not given (None: the default, v6.9)
+    era: Release | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in self.actors)
 
-    def build(self, model) -> tuple:
-        return tuple(make(model) for _, make in self.actors)
+    def build(self, model, kernel: Release = DEFAULT) -> tuple:
+        return tuple(make(model, kernel) for _, make in self.actors)
 
-    def steps(self, model) -> dict[str, tuple]:
-        return {name: a.steps for name, a in zip(self.names, self.build(model))}
+    def steps(self, model, kernel: Release = DEFAULT) -> dict[str, tuple]:
+        return {name: a.steps for name, a in zip(self.names, self.build(model, kernel))}
+
+    @property
+    def unwrapped(self) -> bool:
+        """Whether a writer of this race drops the start/end bracket by construction."""
+        return any(getattr(make, "unwrapped", False) for _, make in self.actors)
 
 
-def vcpu(model):
+def vcpu(model, kernel: Release = DEFAULT):
     """A vCPU fault making the retry check the arch's own fault path makes."""
     if model.fault_retry is None:
         raise CannotExist(f"{model.id} does not declare its fault path's retry check",
@@ -46,11 +55,15 @@ def vcpu(model):
 
 
 def _writer(trigger: str = "cow", wrapped: bool = True):
-    return lambda model: actors.writer(trigger, wrapped)
+    """The mm caller; before v3.7 (6bdb913f0a70) no caller had the start/end bracket."""
+    def make(model, kernel: Release = DEFAULT):
+        return actors.writer(trigger, wrapped and MM_SWITCHES.active("bracketed", kernel))
+    make.unwrapped = not wrapped
+    return make
 
 
 def _zapper(page: int = actors.TARGET):
-    return lambda model: actors.zapper(page)
+    return lambda model, kernel=DEFAULT: actors.zapper(page)
 
 
 RACES: dict[str, Race] = {r.name: r for r in (
@@ -63,11 +76,12 @@ RACES: dict[str, Race] = {r.name: r for r in (
          "cow", (("writer", _writer()), ("zapper", _zapper()))),
     Race("unwrapped-fault",
          "the pre-3.7 ordering (a CoW writer whose change_pte has no start/end around it) and "
-         "a vCPU fault. Anachronistic: the mm side is pre-3.7 but the KVM side is v6.9, whose "
-         "kvm_mmu_notifier_change_pte returns early when no invalidation is in progress, so "
-         "change_pte never reaches the arch here (selectable kernel releases are for a later "
-         "issue)",
-         "cow", (("writer", _writer(wrapped=False)), ("vcpu", vcpu)), current=False),
+         "a vCPU fault, explored by default at v3.6, the last release with that ordering, so "
+         "mm and KVM are of the same era (architectures without .change_pte there are "
+         "absent); with --kernel 3.7 or later it is a what-if: v3.7+ KVM with the bracket "
+         "taken away",
+         "cow", (("writer", _writer(wrapped=False)), ("vcpu", vcpu)), current=False,
+         era=Release(3, 6)),
     Race("zapper-fault",
          "MADV_DONTNEED of the page and a vCPU fault: the invalidation-retry protocol alone",
          "cow", (("zapper", _zapper()), ("vcpu", vcpu))),

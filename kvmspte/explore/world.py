@@ -60,6 +60,7 @@ class Machine:
 
     def __init__(self, run: engine.Run) -> None:
         self.slots = list(run.kvm.memslots)
+        self.kernel = run.kvm.kernel
         self.gfns = (run.gfn, run.neighbour_gfn)
         self.hvas = tuple(self.slots[0].gfn_to_hva(g) for g in self.gfns)
         self._blobs: list[bytes] = []
@@ -80,7 +81,7 @@ class Machine:
 
     def thaw(self, aid: int, ks: tuple) -> Kvm:
         arch = pickle.loads(self._blobs[aid])
-        k = Kvm(arch, list(self.slots), QuietTrace())
+        k = Kvm(arch, list(self.slots), QuietTrace(), self.kernel)
         k.set_state(ks)
         return k
 

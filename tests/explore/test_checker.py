@@ -12,6 +12,7 @@ from kvmspte.arches.riscv import Model as Riscv
 from kvmspte.arches.x86_tdp import Model as Tdp
 from kvmspte.explore import actors
 from kvmspte.explore.checker import COHERENCE, STALE, UAF, is_quiescent, replay
+from kvmspte.release import DEFAULT
 from kvmspte.explore.checker import explore as _explore
 from kvmspte.explore.races import RACES, Race, vcpu
 from kvmspte.registry import models
@@ -37,9 +38,9 @@ def test_tiny_race_state_count_by_hand():
     #   (1,1) twice: read-then-start marks the fault as racing, start-then-read does not,
     #   so the two orders stay distinct states.  5 states, 2 interleavings.
     def one(make):
-        return lambda m: actors.Actor(make(m).kind, make(m).steps[:1], make(m).local0)
+        return lambda m, k=None: actors.Actor(make(m).kind, make(m).steps[:1], make(m).local0)
     race = Race("tiny", "", "cow", (("vcpu", one(vcpu)),
-                                    ("zapper", one(lambda m: actors.zapper()))))
+                                    ("zapper", one(lambda m, k=None: actors.zapper()))))
     out = explore(race, Tdp)
     assert (out.states, out.interleavings, out.finished) == (5, 2, True)
     assert not out.violations
@@ -69,8 +70,8 @@ def test_writer_and_fault_are_safe_with_the_retry_check(model):
 
 
 def test_a_fault_path_without_the_retry_check_is_caught():
-    race = Race("broken", "", "cow", (("writer", lambda m: actors.writer("cow", True)),
-                                      ("vcpu", lambda m: actors.vcpu_fault(None))))
+    race = Race("broken", "", "cow", (("writer", lambda m, k=None: actors.writer("cow", True)),
+                                      ("vcpu", lambda m, k=None: actors.vcpu_fault(None))))
     out = explore(race, Tdp)
     assert out.violations[STALE] > 0
     kinds = [out.steps[a][i].label for a, i in out.examples[STALE].path]
@@ -127,7 +128,7 @@ def test_pre_3_7_ordering_is_incoherent_once_the_writer_is_done():
     # Without start/end, kvm_mmu_notifier_change_pte returns early (nothing in progress), so
     # the secondary MMU keeps the old page; the shortest quiescent witness is the writer's
     # whole critical section (clear, set, unlock): 3 steps, not the 1-step state inside it.
-    out = explore(RACES["unwrapped-fault"], Tdp)
+    out = explore(RACES["unwrapped-fault"], Tdp, kernel=DEFAULT)  # the what-if
     v = out.examples[COHERENCE]
     assert len(v.path) == 3 and v.state["quiescent"] and v.state["ptl"] is None
 
@@ -136,7 +137,7 @@ def test_pre_3_7_ordering_is_incoherent_once_the_writer_is_done():
 def test_unwrapped_race_reports_the_stale_install(model):
     # A vCPU that looked the old pfn up before the bare clear/change_pte and installs after it:
     # no invalidation ever bumps mmu_invalidate_seq, so neither predicate retries.
-    out = explore(RACES["unwrapped-fault"], model)
+    out = explore(RACES["unwrapped-fault"], model, kernel=DEFAULT)  # what-if
     v = out.examples[STALE]
     labels = [(a, out.steps[a][i].label) for a, i in v.path]
     assert labels[1][0] == "vcpu" and labels[1][1].startswith("look up")
@@ -238,7 +239,25 @@ def test_a_neighbours_invalidation_makes_only_vm_wide_checkers_retry(model, outc
     # [neighbour, neighbour + 1) does not cover the gfn; arm64 user_mem_abort, riscv
     # kvm_riscv_gstage_map, mips kvm_mips_map_page: mmu_invalidate_retry, any invalidation.
     from kvmspte.explore.world import LOCS
-    race = Race("neighbour-fault", "", "cow", (("zapper", lambda m: actors.zapper(1)),
+    race = Race("neighbour-fault", "", "cow", (("zapper", lambda m, k=None: actors.zapper(1)),
                                                ("vcpu", vcpu)))
     _, st = replay(race, model, [("vcpu", 0), ("zapper", 0), ("vcpu", 1), ("vcpu", 2)])
     assert st[LOCS][1][3] == outcome
+
+
+def test_unwrapped_race_runs_in_its_own_era_by_default():
+    """unwrapped-fault pairs the pre-3.7 mm ordering with the KVM of its time (v3.6): the
+    callers were bracketed only by 6bdb913f0a70 (v3.7).  At v3.6 change_pte still bumped
+    mmu_notifier_seq (removed by c13fda237f08, v5.13) and had no early return (071064f14d87,
+    v5.15), so on x86's shadow MMU change_pte repoints the SPTE and a racing fault retries:
+    no coherence violation at quiescence.  Architectures whose .change_pte() came later are
+    absent; with --kernel 6.9 the same race is a labelled what-if."""
+    from kvmspte.arches.x86_shadow import Model as Shadow
+
+    old = explore(RACES["unwrapped-fault"], Shadow)
+    assert old.kernel == "v3.6" and not old.what_if and old.finished
+    assert COHERENCE not in old.violations
+    assert explore(RACES["unwrapped-fault"], Mips).na.startswith("absent: ")
+    new = explore(RACES["unwrapped-fault"], Tdp, kernel=DEFAULT)
+    assert new.kernel == "v6.9" and "6bdb913f0a70" in new.what_if
+    assert COHERENCE in new.violations
