@@ -137,9 +137,14 @@ VIA_47 = ("stored copy [33472881] of arch/arm/kvm/mmu.c, judged v4.0-v4.6 by con
           "invalidates a present pte before writing; the commit (d4b9e0790aa7 'arm64: KVM: "
           "Enforce Break-Before-Make on Stage-2 page tables') and its release v4.7 are "
           "recollection, not read: the copy may be a tree with that fix backported")
-VIA_417 = ("stored copy [138114889] of virt/kvm/arm/mmu.c, judged v5.1-v5.7; the skip was "
-           "added by 'KVM: arm/arm64: Skip updating PTE entry if no change' (id and v4.17 "
-           "release from memory; a vendor v4.14 backport is stored as [70805641])")
+VIA_419_PULL = ("Paolo Bonzini's '[GIT PULL] Second batch of KVM changes for 4.19-rc1' "
+                "(shortlog in [33109698463]) lists Punit Agrawal's 'KVM: arm/arm64: Skip "
+                "updating PTE entry if no change', Marc Zyngier's 'arm64: KVM: Add support for "
+                "Stage-2 control of memory types and cacheability' (FWB) and 'arm64: KVM: Avoid "
+                "marking pages as XN in Stage-2 if CTR_EL0.DIC is set'; upstream ids not read "
+                "(stable logs [5672019795] carry the skip as 107c387)")
+VIA_419_SKIP = (VIA_419_PULL + "; the skip read in code in the stored copy [138114889] of "
+           "virt/kvm/arm/mmu.c, judged v5.1-v5.7")
 VIA_419 = ("694556d54f35 'KVM: arm/arm64: Clean dcache to PoC when changing PTE due to CoW' "
            "(diff in mails [32990765959], [32763704363]: virt/kvm/arm/mmu.c, Cc stable v4.16+); "
            "the resulting kvm_set_spte_hva read at [138114889]")
@@ -189,7 +194,7 @@ L_UMA_311 = _legacy("user_mem_abort", "v3.11", VIA_311)
 L_THP_313 = _legacy("transparent_hugepage_adjust", "v3.13", VIA_313)
 L_PMD_HUGE_313 = _legacy("stage2_set_pmd_huge", "v3.13", VIA_313)
 L_SET_PTE_47 = _legacy("stage2_set_pte", "v4.7", VIA_47)
-L_SET_PTE_417 = _legacy("stage2_set_pte", "v4.17", VIA_417, VIRT_MMU_C)
+L_SET_PTE_419 = _legacy("stage2_set_pte", "v4.19", VIA_419_SKIP, VIRT_MMU_C)
 L_SET_SPTE_419 = _legacy("kvm_set_spte_hva", "v4.19", VIA_419, VIRT_MMU_C)
 L_SET_SPTE_50 = _legacy("kvm_set_spte_hva", "v5.0", VIA_50, VIRT_MMU_C)
 L_XN_416 = Source("arch/arm64/include/asm/pgtable-prot.h", "PAGE_S2", release="v4.16",
@@ -228,9 +233,13 @@ SWITCHES = Switches([
            "new one; before, it wrote first and invalidated after", L_SET_PTE_47),
     Switch("s2_xn_default", R("4.16"), "d0e22b4ac3ba",
            "PAGE_S2 is execute-never: change_pte's pte and ordinary faults map XN", L_XN_416),
-    Switch("skip_identical_pte", R("4.17"), "976d34e2dab1 (recollection)",
+    Switch("skip_identical_pte", R("4.19"), "id not read (stable 107c387)",
            "stage2_set_pte leaves a present pte alone when the new value is identical",
-           L_SET_PTE_417),
+           L_SET_PTE_419),
+    Switch("fwb_dic", R("4.19"), "ids not read (4.19-rc1 KVM pull)",
+           "the fwb and dic options exist: FWB skips the stage-2 D-cache CMOs, DIC lets "
+           "ordinary faults map executable", Source(
+               "arch/arm64/kvm/mmu.c", "user_mem_abort", release="v4.19", via=VIA_419_PULL)),
     Switch("clean_dcache_set_spte", R("4.19"), "694556d54f35",
            "kvm_set_spte_hva cleans the new page to PoC before mapping, whatever the walk "
            "then finds", L_SET_SPTE_419),
@@ -264,11 +273,13 @@ SWITCHES = Switches([
     Switch("table_tlbi_no_hint", R("6.9"), "36e008323926",
            "a cleared table entry's TLBI carries no level hint (TLBI_TTL_UNKNOWN); before, "
            "the entry's own level", Source(PGTABLE_C, "stage2_unmap_put_pte", via=VIA_PUT_PTE)),
-    Switch("walk_eagain_success", R("6.9"), "KVM_PGTABLE_WALK_HANDLE_FAULT (first release "
-           "not established; read at v6.9)",
+    Switch("walk_eagain_success", R("6.3"), "KVM_PGTABLE_WALK_HANDLE_FAULT (id not read)",
            "-EAGAIN from a walk without HANDLE_FAULT counts as success; before (as read at "
            "~v5.12 [171353416]) it was returned to kvm_set_spte_*, which ignored it",
-           Source(PGTABLE_C, "kvm_pgtable_walk_continue", via=VIA_PGT)),
+           Source(PGTABLE_C, "kvm_pgtable_walk_continue", release="v6.3",
+                  via="added by Oliver Upton's patch <20221202185156.696189-3-oliver.upton@"
+                      "linux.dev> [37777791203] (read); posted 2022-12-02 on top of the "
+                      "v6.2 parallel-fault code, so v6.3 is inferred, not confirmed")),
 ])
 
 #: 40-bit IPA, 4 KiB granule: stage2_pgtable_levels gives 3, start level 1.
@@ -354,7 +365,7 @@ class Model(RadixViews, ArchModel):
         return {"fault_in": (L_UMA_311, L_THP_313, L_PMD_HUGE_313, L_SET_PTE_311),
                 "unmap_gfn_range": (_legacy("kvm_unmap_hva_range", "v3.11", VIA_311),
                                     L_UNMAP_311),
-                "set_spte_gfn": (L_SET_SPTE_311, L_SET_PTE_311, L_SET_PTE_47, L_SET_PTE_417,
+                "set_spte_gfn": (L_SET_SPTE_311, L_SET_PTE_311, L_SET_PTE_47, L_SET_PTE_419,
                                  L_SET_SPTE_419, L_SET_SPTE_50)}
 
     def _era(self) -> Release:
@@ -389,9 +400,10 @@ class Model(RadixViews, ArchModel):
         self.pt = RadixTable(GEOMETRY, counted=True, free_policy=self.free_policy)
         self.pgt_present = True          # kvm->arch.mmu.pgt, set up at VM creation
         self.memcache = MemoryCache(0)   # vcpu->arch.mmu_page_cache, kept across faults
-        self.fwb = self.options.get("fwb", False)
+        cpu = self.since("fwb_dic")      # before v4.19 KVM used neither feature
+        self.fwb = cpu and self.options.get("fwb", False)
         self.tlbi_range = self.options.get("tlbi_range", False)
-        self.dic = self.options.get("dic", False)
+        self.dic = cpu and self.options.get("dic", False)
 
     def _label(self, gfn: int, depth: int) -> str:
         return f"{self.pt.g.names[depth]} entry for gfn {gfn:#x}"
@@ -504,7 +516,8 @@ class Model(RadixViews, ArchModel):
         write when writable, installed by stage2_set_pte / stage2_set_pmd_huge with the vCPU
         memory cache.  Before v4.16 PAGE_S2 has no XN, so every mapping is executable."""
         depth = 1 if pages > 1 else 0
-        leaf = make_leaf(pfn, depth, True, writable, not self.since("s2_xn_default"))
+        leaf = make_leaf(pfn, depth, True, writable,
+                         self.dic or not self.since("s2_xn_default"))
         src = L_PMD_HUGE_313 if depth else self._legacy_set_pte_src()
         self.step(f"stage-2 {'pmd' if depth else 'pte'} = pfn {pfn:#x} with PAGE_S2"
                   f"{' + write' if writable else ''}: {leaf.perms}", src)
@@ -512,7 +525,7 @@ class Model(RadixViews, ArchModel):
 
     def _legacy_set_pte_src(self) -> Source:
         if self.since("skip_identical_pte"):
-            return L_SET_PTE_417
+            return L_SET_PTE_419
         return L_SET_PTE_47 if self.since("bbm_set_pte") else L_SET_PTE_311
 
     def _legacy_set(self, gfn: int, depth: int, leaf: Leaf, mc: MemoryCache | None,
