@@ -1,4 +1,14 @@
-"""arm64 stage-2 page tables (arch/arm64/kvm/mmu.c, arch/arm64/kvm/hyp/pgtable.c) at v6.9.
+"""arm64 stage-2 page tables (arch/arm64/kvm/mmu.c, arch/arm64/kvm/hyp/pgtable.c) at v6.9,
+and back to v3.11, arm64 KVM's first release (``ARRIVED``).
+
+Releases: ``SWITCHES`` lists each point where the modelled code changed, with the copy
+read.  Before v5.10 the code is the mmu.c arm64 shared with 32-bit arm (arch/arm/kvm/, later
+virt/kvm/arm/): kvm_set_spte_hva builds pfn + PAGE_S2 (read-only; executable until v4.16)
+and stage2_set_pte writes it with no cache, returning silently where a table is missing;
+unmap_range/unmap_ptes free table pages by the same page-count rule as the v6.9 walker.
+From v5.10 the kvm_pgtable walker below is used, with the v5.12, v5.13, v5.14, v6.2, v6.3,
+v6.6 and v6.9 changes selected by ``self.since``.  A step run at an older release cites
+that release's era (``src``).  32-bit arm (v3.9-v5.6) is not modelled here.
 
 Geometry: 4 KiB granule, 40-bit IPA, so 3 levels starting at level 1 (the
 kernel concatenates two level-1 root pages; the model keeps one, which covers
