@@ -46,6 +46,7 @@ from dataclasses import replace
 
 from kvmspte.host import HostArch, HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, CannotExist, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_UNREFERENCED, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -69,8 +70,8 @@ VIA_PGT = ("read at lougovsk/linux 080e4bd65bd2 (v6.8-v6.10 generation, a copy f
 #: v6.9-rc3, so the function is read from the fixes' diffs.
 VIA_PUT_PTE = ("v6.9-rc3 text: f62d4c3eb687 'KVM: arm64: Don't defer TLB invalidation when "
                "zapping table entries' and 36e008323926 'KVM: arm64: Don't pass a TLBI level "
-               "hint when zapping table entries' (both in Linus's 'Linux 6.9-rc3' shortlog, "
-               "<CAHk-=whDuqyVC6xMkOnNt2EeTd-s4uqa3sYghj5UzkELFW2bpw@mail.gmail.com>), read in "
+               "hint when zapping table entries' (both in Linus's 'Linux 6.9-rc3' "
+               "announcement shortlog, stored id 38526340426), read in "
                "their linux-6.6.y backports, which pass 0 where mainline passes "
                "TLBI_TTL_UNKNOWN as the level")
 VIA_HDR = "constants read at lougovsk/linux 05e08b39; unchanged for the values used"
@@ -334,6 +335,7 @@ def needs_update(old: Leaf | TablePage | None, new: Leaf) -> bool:
 
 class Model(RadixViews, ArchModel):
     id = "arm64"
+    fault_retry = faultretry.ARM64
     readonly_mem = kconfig_readonly_mem("arm64")
     free_policy = FREE_UNREFERENCED
     family = "arm64"

@@ -30,12 +30,16 @@ resets a huge entry whole, however little of it the range covers.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
+from kvmspte.release import Release, Switch, Switches
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/loongarch/kvm/mmu.c"
@@ -69,6 +73,46 @@ SRC_INIT_VM = Source("arch/loongarch/kvm/vm.c", "kvm_arch_init_vm", via=VIA_VM)
 SRC_BITS = Source("arch/loongarch/include/asm/pgtable-bits.h", "_PAGE_* bit values",
                   via=VIA_BITS)
 SRC_LAYOUT = Source("arch/loongarch/Kconfig", "4KB_3LEVEL", via=VIA_KCONFIG)
+
+# -- older releases -------------------------------------------------------------------
+VIA_67 = ("not read at v6.7: the v6.9-rc text (" + VIA_C + ") less the hunks of 7ab6fb505b2a, the "
+          "only mmu.c commit of the 6.8 LoongArch KVM pull "
+          "<20231223120642.1067728-1-chenhuacai@loongson.cn> (stored id 37792540329); the 6.9 "
+          "pull <20240307144930.3919566-1-chenhuacai@loongson.cn> (stored id 20983237577) "
+          "touches no mmu.c [inferred]")
+VIA_67_HUGE = ("the '-' side (v6.7 text) of 7ab6fb505b2a as posted, 'LoongArch: KVM: Optimization "
+               "for memslot hugepage checking' <20231127014410.4122997-1-maobibo@loongson.cn> "
+               "(stored id 1600288028)")
+SRC_SUPPORTS_HUGE_67 = Source(MMU_C, "fault_supports_huge_mapping", "v6.7", VIA_67_HUGE)
+
+ARRIVED = Switch(
+    "arrived", Release(6, 7), "752e2cd7b4fb",
+    "'LoongArch: KVM: Implement kvm mmu operations' (Tianrui Zhao's series, v6.7): LoongArch "
+    "KVM with kvm_set_spte_gfn; its 6.7 body is inferred equal to the v6.9-rc text, since no "
+    "later commit before the removal touches it",
+    Source(MMU_C, "kvm_set_spte_gfn", "v6.7", VIA_67))
+
+SWITCHES = Switches([
+    Switch("hugepage-flags", Release(6, 8), "7ab6fb505b2a",
+           "kvm_arch_prepare_memory_region records KVM_MEM_HUGEPAGE_CAPABLE/INCAPABLE for the "
+           "slot and fault_supports_huge_mapping reads them; in 6.7 it checked the slot's "
+           "alignment (gpa vs hva within a PMD) and that the hva's whole PMD lies in the slot at "
+           "every fault. Same answer for every slot and hva; only the fault path's code and "
+           "citations change. kvm_set_spte_gfn and unmap are untouched",
+           Source(MMU_C, "fault_supports_huge_mapping", "v6.8", VIA_C)),
+])
+
+
+def cite(src: Source, kernel: Release) -> Source:
+    """The Source of the code a v6.9 citation stands for at ``kernel``: in 6.7, the 6.7
+    fault_supports_huge_mapping as read, everything else inferred from the v6.9 text."""
+    if kernel >= SWITCHES.get("hugepage-flags").since or src.release != "v6.9":
+        return src
+    if src == SRC_SUPPORTS_HUGE:
+        return SRC_SUPPORTS_HUGE_67
+    return Source(src.file, src.function, "v6.7", VIA_67 if src.file == MMU_C else
+                  src.via + "; read in a later copy, assumed the same at v6.7 [unverified]")
+
 
 # pgtable-bits.h
 _PAGE_VALID = 1 << 0          # also _PAGE_ACCESSED: "young" is hardware-valid
@@ -150,6 +194,7 @@ def level_names(levels: int) -> tuple[str, ...]:
 
 class Model(RadixViews, ArchModel):
     id = "loongarch"
+    fault_retry = faultretry.LOONGARCH
     readonly_mem = kconfig_readonly_mem("loongarch")
     free_policy = FREE_NEVER
     family = "loongarch"
@@ -165,6 +210,26 @@ class Model(RadixViews, ArchModel):
         "set_spte_gfn": (SRC_SET_SPTE_GFN, SRC_POPULATE, SRC_PRESENT, SRC_BITS),
     }
     chain = (SRC_SET_SPTE_GFN, SRC_POPULATE)
+    arrived = ARRIVED
+    switches = SWITCHES
+
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        """In 6.7 kvm_arch_prepare_memory_region is an empty stub, so it drops out."""
+        hooks = {k: tuple(cite(s, kernel) for s in v if not (
+            s is SRC_PREPARE and kernel < SWITCHES.get("hugepage-flags").since))
+            for k, v in cls.hooks.items()}
+        return hooks
+
+    # every step cites the code of the release being run
+    def step(self, text: str, source: Source) -> None:
+        super().step(text, cite(source, self.kernel))
+
+    def flush(self, text: str, source: Source) -> None:
+        super().flush(text, cite(source, self.kernel))
+
+    def warn(self, text: str, source: Source) -> None:
+        self.trace.warn(text, cite(source, self.kernel))
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
@@ -187,7 +252,7 @@ class Model(RadixViews, ArchModel):
             self.pt.clear_entry(table, idx)
         else:
             if value == 0:
-                self.trace.warn(f"0 written into a {self.pt.g.names[table.depth]} slot: not "
+                self.warn(f"0 written into a {self.pt.g.names[table.depth]} slot: not "
                                 f"the level's invalid-table value", SRC_POPULATE)
             self.pt.set_entry(table, idx, to_leaf(value))
 
@@ -214,7 +279,7 @@ class Model(RadixViews, ArchModel):
                     self.step(f"met a huge entry at {self.pt.g.names[table.depth]}: return a "
                               f"pointer to it", SRC_POPULATE)
                     return table, idx
-                self.trace.warn("kvm_populate_gpa would follow a non-huge, non-table value as a "
+                self.warn("kvm_populate_gpa would follow a non-huge, non-table value as a "
                                 "table address (not modelled)", SRC_POPULATE)
                 return None
             table = entry
@@ -229,7 +294,7 @@ class Model(RadixViews, ArchModel):
         if got.pages:
             self.flush(f"kvm_flush_tlb_gpa: local invtlb of gpa {gfn << PAGE_SHIFT:#x}",
                        SRC_HANDLE_FAULT)
-        return got
+        return replace(got, source=cite(got.source, self.kernel))
 
     def map_page_fast(self, slot: Memslot, gfn: int, write: bool) -> FaultResult | None:
         """kvm_map_page_fast: only for a present entry; make it young, and dirty on a write
@@ -309,6 +374,8 @@ class Model(RadixViews, ArchModel):
         if slot.dirty_logging and write:
             return False, ("fault_supports_huge_mapping refuses huge mappings for a write fault "
                            "while dirty logging is on for the memslot")
+        if not self.since("hugepage-flags"):
+            return self.supports_huge_67(slot, hva)
         pmd = self.pt.g.span(1) << PAGE_SHIFT
         size = slot.npages << PAGE_SHIFT
         gpa = slot.base_gfn << PAGE_SHIFT
@@ -324,6 +391,18 @@ class Model(RadixViews, ArchModel):
         inside = start <= hva < end
         return inside, "hva inside the PMD-aligned interior" if inside else \
             "hva in the slot's unaligned head or tail"
+
+    def supports_huge_67(self, slot: Memslot, hva: int) -> tuple[bool, str]:
+        """fault_supports_huge_mapping in 6.7: no slot flags; gpa and hva must share their
+        offset within a PMD, and the PMD holding hva must lie wholly inside the slot."""
+        pmd = self.pt.g.span(1) << PAGE_SHIFT
+        gpa = slot.base_gfn << PAGE_SHIFT
+        if gpa % pmd != slot.userspace_addr % pmd:
+            return False, "gpa and hva of the memslot differ within a PMD"
+        block = hva - hva % pmd
+        inside = block >= slot.userspace_addr and block + pmd <= slot.hva_end
+        return inside, ("the PMD around hva lies inside the memslot" if inside else
+                        "the PMD around hva is not wholly inside the memslot")
 
     def split_huge(self, table: TablePage, idx: int, gfn: int,
                    cache: MemoryCache) -> tuple[TablePage, int]:
@@ -367,7 +446,7 @@ class Model(RadixViews, ArchModel):
             elif to_value(entry) & _PAGE_HUGE:
                 ret |= self.flush_pte(table, idx, gfn)
             else:
-                self.trace.warn("kvm_ptw_dir would follow a non-huge, non-table value as a "
+                self.warn("kvm_ptw_dir would follow a non-huge, non-table value as a "
                                 "table address (not modelled)", SRC_PTW_DIR)
         return ret
 
@@ -411,7 +490,7 @@ class Model(RadixViews, ArchModel):
         self.step(f"{where} is present and young: write pfn {pfn:#x} {bit_names(prot)}, "
                   f"return true", SRC_SET_SPTE_GFN)
         if table.depth:
-            self.trace.warn("kvm_set_spte_gfn overwrote a huge entry with a value lacking "
+            self.warn("kvm_set_spte_gfn overwrote a huge entry with a value lacking "
                             "_PAGE_HUGE", SRC_SET_SPTE_GFN)
         return True
 

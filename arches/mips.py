@@ -31,10 +31,12 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
+from kvmspte.release import Release, Switch, Switches
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/mips/kvm/mmu.c"
@@ -87,6 +89,109 @@ SRC_BITS = Source(BITS_H, "__READABLE/__WRITEABLE", via=VIA_BITS)
 SRC_GEOM = Source(PGTABLE64_H, "PTRS_PER_PGD", via=VIA_GEOM)
 SRC_PGD_INDEX = Source(LINUX_PGTABLE_H, "pgd_index", via=VIA_PGD_INDEX)
 SRC_PFN_PROT = Source(KVM_MAIN, "gfn_to_pfn_prot", via=VIA_PROT)
+
+# -- older releases -------------------------------------------------------------------
+VIA_411 = ("411740f5422a as posted: '[PATCH v2 12/13] KVM: MIPS/MMU: Implement "
+           "KVM_CAP_SYNC_MMU' <20170202124533.32312-1-james.hogan@imgtec.com> (stored id "
+           "48239875303); v4.11 per the kvm_mips_4.11_1 pull")
+VIA_411_PT = ("'[PATCH 2/10] KVM: MIPS/MMU: Convert guest physical map to page table' "
+              "<2c1b56d0a48fd8ffa2e8cd1729a6f1f546cf1b2d.1483993967.git-series.james.hogan"
+              "@imgtec.com> (stored id 48095374275), the v4.11 GPA page-table series")
+VIA_50 = ("748c0e312fce as posted: '[PATCH V4 4/15] KVM: Make kvm_set_spte_hva() return int' "
+          "<20181013145406.4911-5-Tianyu.Lan@microsoft.com> (stored id 31375062387)")
+VIA_512_FLUSH = ("the v5.12 text on the '-' side of '[PATCH 2/4] KVM: MIPS: rework flush_shadow_* "
+                 "callbacks into one that prepares the flush' <20210402155807.49976-3-pbonzini"
+                 "@redhat.com> (stored id 1681812942); body at the era's first release not "
+                 "read [unverified]")
+VIA_513 = ("merged v5.13..v6.5 text of arch/mips/kvm/mmu.c (range->pte, p4d level), read in a "
+           "letter-obfuscated mirror copy (stored id 15739782074)")
+
+
+def via_helper(src: Source) -> str:
+    """The via of a helper outside mmu.c, cited at an older release than it was read at."""
+    return (f"read at v6.9 ({src.via}); the code of this release uses it by the same name, "
+            f"meaning assumed unchanged [unverified at this release]")
+
+
+TRAP_EMUL_C = "arch/mips/kvm/trap_emul.c"
+VZ_C = "arch/mips/kvm/vz.c"
+
+#: the v6.9 function a step cites -> the function holding that code before the 5.13
+#: gfn-range conversion (handle_hva_to_gpa calls a handler per memslot)
+HVA_NAMES = {"kvm_set_spte_gfn": "kvm_set_spte_handler",
+             "kvm_unmap_gfn_range": "kvm_unmap_hva_handler"}
+
+SRC_SET_SPTE_HVA = Source(MMU_C, "kvm_set_spte_hva", "v4.11", VIA_411)
+SRC_SET_SPTE_HVA_50 = Source(MMU_C, "kvm_set_spte_hva", "v5.0", VIA_50)
+SRC_UNMAP_HVA = Source(MMU_C, "kvm_unmap_hva_range", "v4.11", VIA_411)
+SRC_HANDLE_HVA = Source(MMU_C, "handle_hva_to_gpa", "v4.11", VIA_411)
+SRC_TE_FLUSH_ALL = Source(TRAP_EMUL_C, "kvm_trap_emul_flush_shadow_all", "v4.11", VIA_512_FLUSH)
+SRC_VZ_FLUSH_ALL = Source(VZ_C, "kvm_vz_flush_shadow_all", "v4.12", VIA_512_FLUSH)
+#: pgd_index moved to include/linux/pgtable.h with the 2020 consolidation
+PGD_INDEX_GENERIC = Release(5, 8)
+SRC_TE_KSEG0_FAULT = Source(MMU_C, "kvm_mips_handle_kseg0_tlb_fault", "v4.11", VIA_411_PT)
+
+ARRIVED = Switch(
+    "arrived", Release(4, 11), "411740f5422a",
+    "KVM_CAP_SYNC_MMU: MIPS defines KVM_ARCH_WANT_MMU_NOTIFIER and implements kvm_set_spte_hva "
+    "over the GPA page table (added by the same v4.11 series); before it MIPS KVM (since v3.10) "
+    "pinned guest pages and registered no MMU notifier",
+    SRC_SET_SPTE_HVA)
+
+SWITCHES = Switches([
+    Switch("vz", Release(4, 12), "VZ series, kvm_mips_4.12_1 pull (id not found in the store)",
+           "the model follows the VZ flavour from here: GPA faults come from "
+           "kvm_mips_handle_vz_root_tlb_fault and flush_shadow_all is kvm_vz_flush_shadow_all; "
+           "v4.11 had trap-and-emulate only (kseg0/mapped-segment faults, T&E flush_shadow_all). "
+           "Release inferred from the 4.11 pull saying its changes 'pave the way for VZ'",
+           SRC_VZ_FLUSH_ALL),
+    Switch("int-return", Release(5, 0), "748c0e312fce",
+           "kvm_set_spte_hva returns int: MIPS returns 0 after its own conditional "
+           "flush_shadow_all, so the generic flush-on-non-zero never fires for MIPS",
+           SRC_SET_SPTE_HVA_50),
+    Switch("generic-flush", Release(5, 13), "fe9a5b055116, d923ff258423",
+           "'defer flush to generic MMU notifier code' then the gfn-range conversion: "
+           "kvm_unmap_gfn_range returns true and kvm_set_spte_gfn returns its flush flag; MIPS "
+           "no longer flushes inside the hooks (kvm_flush_remote_tlbs, with "
+           "prepare_flush_shadow, comes from generic code). Caveat, not modelled: 45c7e8af4a5e "
+           "(also v5.13) removed trap-and-emulate, after which creating a vCPU dereferences a "
+           "NULL cop0 pointer, so no MIPS guest runs until Huacai Chen's 'MIPS: KVM: Fix NULL "
+           "pointer dereference' (Cc stable; v6.5 inferred from its mips-next date)",
+           Source(MMU_C, "kvm_set_spte_gfn", "v5.13", VIA_513)),
+    Switch("arg-pte", Release(6, 6), "3e1efe2b67d3",
+           "'KVM: Wrap kvm_{gfn,hva}_range.pte in a per-action union': range->arg.pte; same "
+           "logic (v6.6 inferred from its July 2023 posting); steps cite the v6.9 text from here",
+           SRC_SET_SPTE),
+])
+
+
+def cite(src: Source, kernel: Release) -> Source:
+    """The Source of the code a v6.9 citation stands for at ``kernel``: the v6.9 copy from
+    v6.6 on, the merged v5.13 text before that, the v4.11 series (hva handlers) before 5.13.
+    Helpers outside mmu.c were read at v6.9 only; their older citations say so."""
+    if kernel >= SWITCHES.get("arg-pte").since or src.release != "v6.9":
+        return src
+    if src is SRC_PGD_INDEX and kernel < PGD_INDEX_GENERIC:
+        return Source(PGTABLE64_H, "pgd_index", "v4.11",
+                      "the MIPS macro that Mike Rapoport's 'mm: consolidate pgd_index() and "
+                      "pgd_offset{_k}() definitions' <20200512184422.12418-13-rppt@kernel.org> "
+                      "deletes (v5.8 inferred from its 2020 date); same index bits [its older "
+                      "text not read]")
+    if kernel >= SWITCHES.get("generic-flush").since:
+        return Source(src.file, src.function, "v5.13",
+                      VIA_513 if src.file == MMU_C else via_helper(src))
+    if src.file != MMU_C:
+        return Source(src.file, src.function, "v4.11", via_helper(src))
+    if src is SRC_ROOT_FAULT:
+        if kernel < SWITCHES.get("vz").since:
+            return SRC_TE_KSEG0_FAULT
+        return Source(MMU_C, src.function, "v4.12",
+                      VIA_513 + "; assumed the same since the VZ merge [unverified]")
+    table_code = src.function.startswith("kvm_mips_flush_gpa") or src in (SRC_WALK,
+                                                                           SRC_PTE_FOR_GPA)
+    return Source(MMU_C, HVA_NAMES.get(src.function, src.function), "v4.11",
+                  VIA_411_PT if table_code else VIA_411)
+
 
 # -- MIPS pte bits, by kernel name ---------------------------------------------------
 PRESENT = "_PAGE_PRESENT"     # soft: valid for Linux (pte_present)
@@ -213,6 +318,7 @@ def describe_pte(pte: Leaf | None) -> str:
 
 class Model(RadixViews, ArchModel):
     id = "mips"
+    fault_retry = faultretry.MIPS
     readonly_mem = kconfig_readonly_mem("mips")
     free_policy = FREE_WHOLE_SPAN
     family = "mips"
@@ -226,6 +332,8 @@ class Model(RadixViews, ArchModel):
                          SRC_SET_PTE),
     }
     chain = (SRC_SET_SPTE, SRC_PTE_FOR_GPA, SRC_WALK, SRC_SET_PTE)
+    arrived = ARRIVED
+    switches = SWITCHES
     findings = (
         "After the one-page invalidate_range_start, kvm_unmap_gfn_range -> "
         "kvm_mips_flush_gpa_pt has zeroed the pte but frees a pte table only when the "
@@ -239,13 +347,56 @@ class Model(RadixViews, ArchModel):
         "a slot the guest never faulted on and even when the host pte is not present (a "
         "device-private swap entry) (arch/mips/kvm/mmu.c:kvm_set_spte_gfn, "
         "kvm_mips_walk_pgd @ v6.9).",
+        "In a memslot that is both KVM_MEM_READONLY and dirty-logged, kvm_set_spte_gfn cleans "
+        "a writable host pte instead of write-protecting it (the read-only case is an else-if "
+        "behind the dirty-logging one, taken whenever the old GPA pte is not dirty, as after "
+        "the unmap), so the stored pte keeps the soft _PAGE_WRITE; the guest's next write "
+        "fault takes _kvm_mips_map_page_fast, which checks only pte_write, sets the pte dirty "
+        "and lets the guest write read-only memory with no MMIO exit "
+        "(arch/mips/kvm/mmu.c:kvm_set_spte_gfn, _kvm_mips_map_page_fast @ v6.9; the same code "
+        "since kvm_set_spte_handler in 411740f5422a, v4.11).",
     )
+
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        """Each hook's sources at ``kernel``; before 5.13 the hooks are the hva-based
+        kvm_set_spte_hva / kvm_unmap_hva_range, which walk the memslots with
+        handle_hva_to_gpa and end in the flavour's flush_shadow_all."""
+        hooks = {k: tuple(cite(s, kernel) for s in v) for k, v in cls.hooks.items()}
+        if kernel >= SWITCHES.get("generic-flush").since:
+            return hooks
+        flush_all = SRC_VZ_FLUSH_ALL if kernel >= SWITCHES.get("vz").since else SRC_TE_FLUSH_ALL
+        set_hva = SRC_SET_SPTE_HVA_50 if kernel >= SWITCHES.get("int-return").since \
+            else SRC_SET_SPTE_HVA
+        hooks["set_spte_gfn"] = (set_hva, SRC_HANDLE_HVA, *hooks["set_spte_gfn"], flush_all)
+        hooks["unmap_gfn_range"] = (SRC_UNMAP_HVA, SRC_HANDLE_HVA, *hooks["unmap_gfn_range"],
+                                    flush_all)
+        return hooks
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
         self.pt = RadixTable(GEOMETRY, free_policy=self.free_policy)
         #: vcpu->arch.mmu_page_cache, kept across faults
         self.cache = MemoryCache(0)
+
+    # every step cites the code of the release being run
+    def step(self, text: str, source: Source) -> None:
+        super().step(text, cite(source, self.kernel))
+
+    def flush(self, text: str, source: Source) -> None:
+        super().flush(text, cite(source, self.kernel))
+
+    def flush_shadow_all(self, why: str) -> None:
+        """Before 5.13 the hooks flush themselves through kvm_mips_callbacks->flush_shadow_all
+        (never flush_shadow_memslot); generic code gets 0 or nothing back."""
+        if self.since("vz"):
+            self.flush(f"{why}: kvm_mips_callbacks->flush_shadow_all = kvm_vz_flush_shadow_all: "
+                       f"kvm_flush_remote_tlbs (without GuestIDs every CPU is first marked in "
+                       f"asid_flush_mask)", SRC_VZ_FLUSH_ALL)
+        else:
+            self.flush(f"{why}: kvm_mips_callbacks->flush_shadow_all = "
+                       f"kvm_trap_emul_flush_shadow_all: kvm_flush_remote_tlbs (every vCPU's GVA "
+                       f"page tables and GVA ASIDs)", SRC_TE_FLUSH_ALL)
 
     # -- kvm_mips_walk_pgd ----------------------------------------------------------
     def walk(self, gfn: int, cache: MemoryCache | None) -> tuple[TablePage, int] | None:
@@ -278,7 +429,12 @@ class Model(RadixViews, ArchModel):
         if not (self._map_page_fast(gfn, write) or self._map_page_slow(slot, gfn, host, write)):
             return FaultResult(0, "kvm_mips_map_page returned -EFAULT (handled as MMIO)",
                                SRC_MAP)
-        self.flush(f"kvm_vz_host_tlb_inv for gpa {gfn << PAGE_SHIFT:#x}", SRC_ROOT_FAULT)
+        if self.since("vz"):
+            self.flush(f"kvm_vz_host_tlb_inv for gpa {gfn << PAGE_SHIFT:#x}", SRC_ROOT_FAULT)
+        else:
+            self.step("trap-and-emulate: the caller derives the guest's GVA page-table entries "
+                      "from the GPA pte pair kvm_mips_map_page returns (not modelled)",
+                      SRC_ROOT_FAULT)
         if host.mapping_pages(slot.gfn_to_hva(gfn)) > 1:
             return FaultResult(1, "kvm_mips_map_page always writes a single PAGE_SIZE pte and "
                                   "kvm_mips_walk_pgd always descends to the pte level: the "
@@ -334,14 +490,26 @@ class Model(RadixViews, ArchModel):
     # -- unmap --------------------------------------------------------------------------
     def unmap_gfn_range(self, rng: GfnRange) -> bool:
         """kvm_unmap_gfn_range: flush [start, end] (end passed as is, used inclusively)
-        and always ask generic code for a TLB flush."""
+        and always ask generic code for a TLB flush.  Before 5.13 kvm_unmap_hva_range's
+        handler passes the same exclusive end, and the hook flushes by itself."""
+        if not self.since("generic-flush"):
+            self.step(f"kvm_unmap_hva_range: handle_hva_to_gpa clips the range to memslot "
+                      f"{rng.slot.id} and hands kvm_unmap_hva_handler gfn_end = hva_to_gfn("
+                      f"hva_end + PAGE_SIZE - 1) = {rng.end:#x}, one past the last page",
+                      SRC_HANDLE_HVA)
         self.step(f"kvm_mips_flush_gpa_pt(start {rng.start:#x}, end {rng.end:#x}): the "
                   f"helpers treat end as the last page, so gfn {rng.end:#x} is flushed too",
                   SRC_FLUSH_PT)
         whole = self._flush_pgd(rng.start << PAGE_SHIFT, rng.end << PAGE_SHIFT)
-        self.step(f"returns true whatever the flush found (safe_to_remove={whole} ignored)",
-                  SRC_UNMAP)
-        return True
+        if self.since("generic-flush"):
+            self.step(f"returns true whatever the flush found (safe_to_remove={whole} ignored)",
+                      SRC_UNMAP)
+            return True
+        self.step(f"the handler returns 1 whatever the flush found (safe_to_remove={whole} "
+                  f"ignored); kvm_unmap_hva_range ignores it", SRC_UNMAP)
+        self.flush_shadow_all("kvm_unmap_hva_range, unconditionally")
+        self.step("kvm_unmap_hva_range returns 0: generic code adds no flush", SRC_UNMAP_HVA)
+        return False
 
     def _span(self, start_gpa: int, end_gpa: int, depth: int) -> tuple[int, int, bool]:
         """i_min, i_max, and whether [i_min, i_max] is the whole table at this level."""
@@ -415,7 +583,24 @@ class Model(RadixViews, ArchModel):
     # -- change_pte ---------------------------------------------------------------------
     def set_spte_gfn(self, rng: GfnRange) -> bool:
         """kvm_set_spte_gfn: find the slot with no cache, adjust the host pte for the
-        memslot flags, store it, and report whether the old entry needs a flush."""
+        memslot flags, store it, and report whether the old entry needs a flush.  Before
+        5.13 the same body is kvm_set_spte_handler, and kvm_set_spte_hva flushes itself
+        when it returns 1 (returning nothing, then 0 from 5.0, to generic code)."""
+        if self.since("generic-flush"):
+            return self._set_spte(rng)
+        self.step(f"kvm_set_spte_hva: handle_hva_to_gpa finds memslot {rng.slot.id} for the hva "
+                  f"and calls kvm_set_spte_handler for gfn {rng.start:#x}", SRC_HANDLE_HVA)
+        if self._set_spte(rng):
+            self.flush_shadow_all("kvm_set_spte_hva, as the handler returned 1")
+        if self.since("int-return"):
+            self.step("kvm_set_spte_hva returns 0: generic code does not flush",
+                      SRC_SET_SPTE_HVA_50)
+        else:
+            self.step("kvm_set_spte_hva returns void: generic code cannot flush on it",
+                      SRC_SET_SPTE_HVA)
+        return False
+
+    def _set_spte(self, rng: GfnRange) -> bool:
         where = self.walk(rng.start, None)
         if where is None:
             self.step("kvm_mips_pte_for_gpa(NULL cache): no pmd/pte table for the gfn, "

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, CannotExist, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT
 from kvmspte.source import Source
@@ -128,6 +129,7 @@ class VcpuE500:
 
 class Model(ArchModel):
     id = "ppc-e500"
+    fault_retry = faultretry.PPC_E500
     family = "powerpc"
     title = "PowerPC BookE e500 (shadow TLB with tlbe_refs)"
     hooks = {

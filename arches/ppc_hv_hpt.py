@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.host import HostMM
 from kvmspte.kvm import Memslot
+from kvmspte import faultretry
 from kvmspte.model import FaultResult, Mapping
 from kvmspte.source import Source
 
@@ -137,6 +138,7 @@ class Hpt:
 
 class Model(hv.HvModel):
     id = "ppc-hv-hpt"
+    fault_retry = faultretry.PPC_HV_HPT
     title = "PowerPC Book3S HV, hashed page table (HPT) guest"
     radix = False
     unmap_fn = "kvm_unmap_rmapp"

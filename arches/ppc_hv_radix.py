@@ -25,6 +25,7 @@ from dataclasses import replace
 from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import Memslot
+from kvmspte import faultretry
 from kvmspte.model import FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_NEVER, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
@@ -84,6 +85,7 @@ def must_match_differs(old: Leaf, new: Leaf) -> bool:
 
 class Model(RadixViews, hv.HvModel):
     id = "ppc-hv-radix"
+    fault_retry = faultretry.PPC_HV_RADIX
     free_policy = FREE_NEVER
     title = "PowerPC Book3S HV, radix partition-scoped tables (POWER9+)"
     radix = True

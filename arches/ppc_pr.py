@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, Mapping
 from kvmspte.pagetable import PAGE_SHIFT
 from kvmspte.source import Source
@@ -168,6 +169,7 @@ def host_vpn(vsid: int, eaddr: int) -> int:
 
 class Model(ArchModel):
     id = "ppc-pr"
+    fault_retry = faultretry.PPC_PR
     family = "powerpc"
     title = "PowerPC Book3S PR (shadow host HPTEs, per-vCPU hpte cache)"
     hooks = {

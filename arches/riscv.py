@@ -28,10 +28,12 @@ from __future__ import annotations
 
 from kvmspte.host import HostMM
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte import faultretry
 from kvmspte.model import ArchModel, FaultResult, RadixViews
 from kvmspte.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
+from kvmspte.release import Release, Switch, Switches
 from kvmspte.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/riscv/kvm/mmu.c"
@@ -60,6 +62,83 @@ SRC_OP_PTE = Source(MMU_C, "gstage_op_pte", via=VIA_ACCESSORS)
 SRC_GSTAGE_MAP = Source(MMU_C, "kvm_riscv_gstage_map", via=VIA_FAULT)
 SRC_MODE = Source(MMU_C, "kvm_riscv_gstage_mode_detect", via=VIA_MODE)
 
+# -- older releases -------------------------------------------------------------------
+VIA_516 = ("full mmu.c copy judged v5.16, the first RISC-V KVM release (stage2_* names, private "
+           "struct kvm_mmu_page_cache, sbi_remote_hfence_gvma_vmid over the online harts, old "
+           "kvm_arch_prepare_memory_region signature; stored id 242339156)")
+VIA_517 = ("the v5.16 copy (stored id 242339156) with cc4f602bc436's generic memory cache; its "
+           "NULL-cache guard in stage2_set_pte is at blob f80a34fbf102 (the v5.18 base) by the "
+           "hunk line numbers of <20220420112450.155624-2-apatel@ventanamicro.com> (stored id "
+           "37014474530) and Yosry Ahmed's diff on the same blob (stored id 48772822770); that "
+           "5.17 already has it is inferred from the 5.17 kvm-riscv pull's diffstat (stored id "
+           "38394388222), the posted v1 <20211104164107.1291793-3-seanjc@google.com> had no guard")
+VIA_519 = ("'RISC-V: KVM: Use G-stage name for hypervisor page table' v2 "
+           "<20220420112450.155624-2-apatel@ventanamicro.com> (stored id 37014474530), a pure "
+           "rename of the v5.18 text; v5.19 inferred from its date")
+VIA_60 = ("full gstage mmu.c copy judged v6.1..v6.5 (kvm_riscv_hfence_gvma_vmid_gpa, generic "
+          "cache with an explicit NULL check, range->pte; stored id 335559122); request-based "
+          "remote HFENCEs came with the kvm-riscv 5.20 pull, merged for v6.0 (commit id not "
+          "found in the store)")
+
+#: v6.9 (gstage_*) name -> the stage2_* name used before the 5.19 rename
+STAGE2_NAMES = {"gstage_map_page": "stage2_map_page",
+                "gstage_page_size_to_level": "stage2_page_size_to_level",
+                "gstage_set_pte": "stage2_set_pte",
+                "gstage_remote_tlb_flush": "stage2_remote_tlb_flush",
+                "gstage_unmap_range": "stage2_unmap_range",
+                "gstage_get_leaf_entry": "stage2_get_leaf_entry",
+                "gstage_op_pte": "stage2_op_pte",
+                "kvm_riscv_gstage_map": "kvm_riscv_stage2_map",
+                "kvm_riscv_gstage_mode_detect": "kvm_riscv_stage2_mode_detect"}
+
+SRC_CACHE_ALLOC_516 = Source(MMU_C, "stage2_cache_alloc", "v5.16", VIA_516)
+
+ARRIVED = Switch(
+    "arrived", Release(5, 16), "RISC-V KVM merge for v5.16 (Anup Patel's series; the mmu.c "
+    "commit id is not in the store)",
+    "first RISC-V KVM release: kvm_set_spte_gfn maps the new pfn read+exec through "
+    "stage2_map_page with no memory cache; a leaf above level 0 gives -EEXIST, a missing table "
+    "-ENOMEM (stage2_cache_alloc returns NULL for a NULL cache), and any error returns true",
+    Source(MMU_C, "kvm_set_spte_gfn", "v5.16", VIA_516))
+
+SWITCHES = Switches([
+    Switch("common-cache", Release(5, 17), "cc4f602bc436",
+           "'Use common KVM implementation of MMU memory caches': -ENOMEM for the cache-less "
+           "walk now comes from an explicit NULL-cache check in stage2_set_pte (the private "
+           "stage2_cache_alloc is gone); same outcome. The commit says 'no functional change'; "
+           "that holds for the merged code, not for the posted v1, which had no check",
+           Source(MMU_C, "stage2_set_pte", "v5.17", VIA_517)),
+    Switch("gstage-names", Release(5, 19), "G-stage rename (Anup Patel; id not in the store)",
+           "stage2_* -> gstage_* names, same code", Source(MMU_C, "gstage_set_pte", "v5.19",
+                                                          VIA_519)),
+    Switch("hfence-requests", Release(6, 0), "kvm-riscv 5.20 pull (id not in the store)",
+           "gstage_remote_tlb_flush asks kvm_riscv_hfence_gvma_vmid_gpa to fence the gpa on the "
+           "VM's vCPUs through vCPU requests, instead of an SBI remote HFENCE.GVMA on every "
+           "online hart", Source(MMU_C, "gstage_remote_tlb_flush", "v6.0", VIA_60)),
+    Switch("arg-pte", Release(6, 6), "3e1efe2b67d3",
+           "'KVM: Wrap kvm_{gfn,hva}_range.pte in a per-action union': range->arg.pte, same "
+           "logic (v6.6 inferred from its July 2023 posting); steps cite the v6.9 text from here "
+           "(which also has the pte accessors of edf955647269)", SRC_SET_SPTE_GFN),
+])
+
+
+def cite(src: Source, kernel: Release) -> Source:
+    """The Source of the code a v6.9 citation stands for at ``kernel`` (stage2_* names
+    before 5.19; each era's copy as read)."""
+    if kernel >= SWITCHES.get("arg-pte").since or src.release != "v6.9":
+        return src
+    for name, release, via in (("hfence-requests", "v6.0", VIA_60),
+                               ("gstage-names", "v5.19", VIA_519),
+                               ("common-cache", "v5.17", VIA_517)):
+        if kernel >= SWITCHES.get(name).since:
+            break
+    else:
+        release, via = "v5.16", VIA_516
+    function = src.function if kernel >= SWITCHES.get("gstage-names").since else \
+        STAGE2_NAMES.get(src.function, src.function)
+    return Source(src.file, function, release, via)
+
+
 EINVAL, ENOMEM, EEXIST = 22, 12, 17
 #: Bits every G-stage leaf carries besides R/W/X/A/D (riscv pgtable.h _PAGE_BASE).
 LEAF_BASE = ("_PAGE_PRESENT", "_PAGE_USER")
@@ -85,6 +164,7 @@ def errname(err: int) -> str:
 
 class Model(RadixViews, ArchModel):
     id = "riscv"
+    fault_retry = faultretry.RISCV
     readonly_mem = kconfig_readonly_mem("riscv")
     free_policy = FREE_NEVER
     family = "riscv"
@@ -99,6 +179,8 @@ class Model(RadixViews, ArchModel):
         "set_spte_gfn": (SRC_SET_SPTE_GFN, SRC_MAP_PAGE, SRC_SET_PTE, SRC_TLB_FLUSH),
     }
     chain = (SRC_SET_SPTE_GFN, SRC_MAP_PAGE, SRC_SET_PTE, SRC_TLB_FLUSH)
+    arrived = ARRIVED
+    switches = SWITCHES
     findings = (
         "On RISC-V, kvm_set_spte_gfn maps the new pfn read-only through gstage_map_page "
         "wherever the gfn's last-level G-stage table is still linked, and gstage_unmap_range "
@@ -119,6 +201,23 @@ class Model(RadixViews, ArchModel):
         self.pgd_allocated = True
         #: hugetlb page shift of the VMA backing guest RAM; None: not a hugetlbfs VMA
         self.hugetlb_shift: int | None = None
+
+    @classmethod
+    def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        hooks = {k: tuple(cite(s, kernel) for s in v) for k, v in cls.hooks.items()}
+        if kernel < SWITCHES.get("common-cache").since:
+            hooks["set_spte_gfn"] += (SRC_CACHE_ALLOC_516,)
+        return hooks
+
+    # every step cites the code of the release being run
+    def step(self, text: str, source: Source) -> None:
+        super().step(text, cite(source, self.kernel))
+
+    def flush(self, text: str, source: Source) -> None:
+        super().flush(text, cite(source, self.kernel))
+
+    def warn(self, text: str, source: Source) -> None:
+        self.trace.warn(text, cite(source, self.kernel))
 
     # -- G-stage primitives ---------------------------------------------------------
     def page_size_to_level(self, pages: int) -> int | None:
@@ -155,8 +254,12 @@ class Model(RadixViews, ArchModel):
             return -EEXIST
         if got.status == "nomem":
             why = "no memory cache was passed" if cache is None else "the memory cache is empty"
+            where = SRC_SET_PTE
+            if cache is None and not self.since("common-cache"):
+                why, where = ("no memory cache was passed, so stage2_cache_alloc returns "
+                              "NULL"), SRC_CACHE_ALLOC_516
             self.step(f"{name} entry for gfn {gfn:#x} is empty and {why}: -ENOMEM, "
-                      f"nothing written", SRC_SET_PTE)
+                      f"nothing written", where)
             return -ENOMEM
         self.step(f"linked {got.allocated} table page(s); wrote the {name} slot for gfn "
                   f"{gfn:#x} with no check of its old value", SRC_SET_PTE)
@@ -166,6 +269,11 @@ class Model(RadixViews, ArchModel):
     def remote_tlb_flush(self, level: int, gfn: int) -> None:
         """gstage_remote_tlb_flush: a remote HFENCE.GVMA for the VMID, for the level's size."""
         base = gfn & ~(self.pt.g.span(level) - 1)
+        if not self.since("hfence-requests"):
+            self.flush(f"sbi_remote_hfence_gvma_vmid: SBI remote HFENCE.GVMA of gpa "
+                       f"{base << PAGE_SHIFT:#x} ({self.pt.g.size(level)}) for the VMID on "
+                       f"every online hart", SRC_TLB_FLUSH)
+            return
         self.flush(f"kvm_riscv_hfence_gvma_vmid_gpa: remote HFENCE.GVMA of gpa "
                    f"{base << PAGE_SHIFT:#x} ({self.pt.g.size(level)}) on all vCPUs",
                    SRC_TLB_FLUSH)
@@ -264,7 +372,7 @@ class Model(RadixViews, ArchModel):
         if not self.pgd_allocated:
             return False
         if rng.end - rng.start != 1:
-            self.trace.warn("kvm_set_spte_gfn: range is not exactly one gfn", SRC_SET_SPTE_GFN)
+            self.warn("kvm_set_spte_gfn: range is not exactly one gfn", SRC_SET_SPTE_GFN)
         err = self.gstage_map_page(None, rng.start, pfn, 1, rdonly=True, exec_=True)
         if err:
             self.step(f"gstage_map_page returned {errname(err)}: return true", SRC_SET_SPTE_GFN)

@@ -34,17 +34,20 @@ HOST_W, MMU_W, PAGE_SIZE_BIT = "host-writable", "mmu-writable", "PT_PAGE_SIZE"
 GEOMETRY = Geometry(levels=4, names=("PG_LEVEL_4K", "PG_LEVEL_2M", "PG_LEVEL_1G", "PG_LEVEL_512G"))
 
 
-def mapping_depth(slot: Memslot, host: HostMM, hva: int, trace_step) -> tuple[int, str]:
-    """kvm_mmu_hugepage_adjust: 4 KiB under dirty tracking, else the host mapping level."""
+def mapping_depth(slot: Memslot, host: HostMM, hva: int, trace_step,
+                  source: Source = SRC_HUGE_ADJUST) -> tuple[int, str]:
+    """kvm_mmu_hugepage_adjust (mapping_level in the 2.6.32 copy, which checks the slot's
+    dirty bitmap first too): 4 KiB under dirty tracking, else the host mapping level.
+    ``source`` is the function of the release being run."""
     if slot.dirty_logging:
         why = "dirty logging is enabled on the memslot, which keeps new faults at 4 KiB"
-        trace_step(f"stay at 4 KiB: {why}", SRC_HUGE_ADJUST)
+        trace_step(f"stay at 4 KiB: {why}", source)
         return 0, why
     if host.mapping_pages(hva) > 1:
-        trace_step("host maps the hva with a huge PMD: map at 2 MiB", SRC_HUGE_ADJUST)
+        trace_step("host maps the hva with a huge PMD: map at 2 MiB", source)
         return 1, "host PMD mapping"
     why = "host maps the hva with 4 KiB pages"
-    trace_step(f"stay at 4 KiB: {why}", SRC_HUGE_ADJUST)
+    trace_step(f"stay at 4 KiB: {why}", source)
     return 0, why
 
 
@@ -54,21 +57,28 @@ def map_writable(slot: Memslot, host: HostMM, hva: int) -> bool:
     return host.pte(hva).write and not slot.readonly
 
 
-def make_spte(pfn: int, depth: int, host_writable: bool) -> Leaf:
+def make_spte(pfn: int, depth: int, host_writable: bool, mmu_writable_bit: bool = True) -> Leaf:
     """make_spte for a real (non-prefetch) fault with ACC_ALL: present, accessed,
-    executable; writable, MMU-writable, host-writable and dirty when host-writable."""
+    executable; writable, MMU-writable, host-writable and dirty when host-writable.
+    ``mmu_writable_bit`` False: a release whose set_spte has no MMU-writable bit yet."""
     native = [PAGE_SIZE_BIT] if depth else []
     if host_writable:
-        native += [HOST_W, MMU_W]
+        native += [HOST_W, MMU_W] if mmu_writable_bit else [HOST_W]
     return Leaf(pfn=pfn, read=True, write=host_writable, exec=True, dirty=host_writable,
                 young=True, native=tuple(sorted(native)))
 
 
-def changed_pte_make_spte(old: Leaf, new_pfn: int) -> Leaf:
+def changed_pte_make_spte(old: Leaf, new_pfn: int, *, clear_accessed: bool = True,
+                          clear_mmu_writable: bool = True) -> Leaf:
     """kvm_mmu_changed_pte_notifier_make_spte: new pfn; W, host-writable and
-    MMU-writable cleared; Accessed cleared (A/D enabled); Dirty and the rest kept."""
-    native = tuple(b for b in old.native if b not in (HOST_W, MMU_W))
-    return replace(old, pfn=new_pfn, write=False, young=False, native=native)
+    MMU-writable cleared; Accessed cleared (A/D enabled); Dirty and the rest kept.
+    Older releases built the same SPTE inline in kvm_set_pte_rmapp and cleared less:
+    ``clear_accessed`` False before Accessed was cleared there, ``clear_mmu_writable``
+    False before v5.17 (the MMU-writable bit was then left as it was)."""
+    drop = (HOST_W, MMU_W) if clear_mmu_writable else (HOST_W,)
+    native = tuple(b for b in old.native if b not in drop)
+    return replace(old, pfn=new_pfn, write=False,
+                   young=False if clear_accessed else old.young, native=native)
 
 
 def volatile(spte: Leaf) -> bool:
@@ -79,3 +89,28 @@ def volatile(spte: Leaf) -> bool:
     if spte.write:
         return not spte.dirty
     return MMU_W in spte.native
+
+
+# -- releases ------------------------------------------------------------------------
+# Before the 2020 move into arch/x86/kvm/mmu/, the x86 MMU lived in one file.
+OLD_MMU_C = "arch/x86/kvm/mmu.c"
+VIA_2632 = ("read at a 2.6.32 copy of arch/x86/kvm/mmu.c (stored id 6332590; judged 2.6.32/33: "
+            "memslot array in struct kvm, unalias_gfn, shadow_trap_nonpresent_pte)")
+VIA_30 = ("read at a ~3.0 copy of arch/x86/kvm/mmu.c (stored id 418779061; kvm_memslots() with "
+          "nmemslots, lpage_info_slot, shadow_trap_nonpresent_pte still present)")
+VIA_4X = ("read at a ~4.2-4.7 copy of arch/x86/kvm/mmu.c (stored id 7939674; "
+          "KVM_ADDRESS_SPACE_NUM loop, unsigned long *rmapp, kvm_handle_hva_range)")
+VIA_5X = ("read at a ~5.0-5.9 copy of the x86 mmu.c (stored id 47443727; int return, "
+          "mark_spte_for_access_track inline, kvm_available_flush_tlb_with_range)")
+VIA_513 = ("read in the 5.13 gfn-range conversion diff, 3039bcc74498 'KVM: Move x86's MMU "
+           "notifier memslot walkers to generic code' (stored id 1318982929)")
+
+
+def era(kernel, table):
+    """The Source of the era ``kernel`` falls in: ``table`` is (first release, Source)
+    pairs in ascending order, each the copy read for that era (citations only)."""
+    pick = table[0][1]
+    for since, src in table:
+        if kernel >= since:
+            pick = src
+    return pick

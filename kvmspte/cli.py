@@ -12,13 +12,29 @@ import sys
 import click
 
 from kvmspte import __version__
+from kvmspte.errors import (EXIT_FAIL, EXIT_OK, InputError, OutputError, escape,
+                            report_failures, run_cli, set_debug, shown)
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "json", "markdown")
+CHECK_FORMATS = (*FORMATS, "junit", "tap")
 
 
-class InputError(Exception):
-    """Bad input from the user: one line, exit status 2."""
+def _parse_kernel(ctx, param, value):
+    from kvmspte.release import DEFAULT, Release, ReleaseError
+
+    if value is None:
+        return DEFAULT
+    try:
+        return Release.parse(value)
+    except ReleaseError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _kernel_option(f):
+    return click.option("--kernel", "kernel", metavar="X.Y[.Z]", callback=_parse_kernel,
+                        help="Model this Linux release (2.6.32 to 6.10; default 6.9, the last "
+                             "with .change_pte). Before an arch's port, or from 6.10 on, the "
+                             "verdict is 'absent'.")(f)
 
 
 def _format_option(f):
@@ -26,6 +42,14 @@ def _format_option(f):
                         show_default=True,
                         help="table for people, json for machines (stable, schema_version 1), "
                              "markdown for mails and docs.")(f)
+
+
+def _check_format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="table",
+                        show_default=True,
+                        help="table for people, json for machines (stable, schema_version 1), "
+                             "markdown for mails and docs, junit (JUnit XML) or tap (TAP "
+                             "version 13) for CI: one test case per checked scenario x arch.")(f)
 
 
 def _color_option(f):
@@ -44,13 +68,25 @@ def _arch_option(f):
 def use_color(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout is not None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def emit(text: str) -> None:
     """Write a fully rendered output in one go (never half a document)."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    if sys.stdout is None:
+        raise OutputError("cannot write the output: standard output is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+def finish(failures: list, failed: bool = False) -> None:
+    """Exit 3 (one line each) when a model raised, else 1 when something did not hold."""
+    sys.exit(report_failures(failures) or (EXIT_FAIL if failed else EXIT_OK))
 
 
 def select_models(ids: tuple[str, ...]) -> list[type]:
@@ -69,10 +105,10 @@ def select_models(ids: tuple[str, ...]) -> list[type]:
 
 
 def resolve_scenarios(refs) -> list:
-    from kvmspte.scenario import ScenarioError, resolve
+    from kvmspte.scenario import ScenarioError, resolve, unique
 
     try:
-        return [resolve(ref) for ref in refs]
+        return unique([resolve(ref) for ref in refs])
     except ScenarioError as exc:
         raise InputError(str(exc)) from None
 
@@ -94,14 +130,28 @@ Examples:
   kvmspte compare my.toml --format json   your own scenario file, for machines
 
 \b
-Exit status: 0 success, 1 an expectation did not hold, 2 bad usage or input.
+Exit status:
+  0    all good
+  1    an expectation or invariant did not hold
+  2    bad usage or input (one line on stderr)
+  3    kvmspte could not finish: a model or plugin raised, or the output
+       could not be written (one line naming it; --debug for the traceback)
+  130  interrupted
 """
+
+
+def _debug_option(f):
+    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                        callback=lambda _ctx, _param, on: set_debug(on),
+                        help="Show the traceback when kvmspte cannot finish (exit 3); "
+                             "KVMSPTE_DEBUG=1 does the same.")(f)
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"],
                                           "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="kvmspte",
                       message="%(prog)s %(version)s")
+@_debug_option
 def cli() -> None:
     pass
 
@@ -111,7 +161,8 @@ def cli() -> None:
 @_arch_option
 @_format_option
 @_color_option
-def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> None:
+@_kernel_option
+def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str, kernel) -> None:
     """Run one scenario on every selected architecture and show what change_pte did.
 
     SCENARIO is a built-in name (see 'kvmspte scenarios') or a TOML file;
@@ -122,8 +173,10 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
     from kvmspte.formats import render
     from kvmspte.runner import run_report
 
-    report = run_report("compare", resolve_scenarios([scenario]), select_models(arches))
+    report = run_report("compare", resolve_scenarios([scenario]), select_models(arches),
+                        kernel=kernel)
     emit(render(fmt, report, color=use_color(color)))
+    finish(report.failures())
 
 
 @cli.command()
@@ -132,25 +185,28 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str) -> Non
 @click.option("--expect", "expect", metavar="VERDICT",
               help="Assert this verdict (no-op, flush-only, changes, n/a) for every selected "
                    "arch instead of the scenarios' [expect] tables.")
-@_format_option
+@_check_format_option
 @_color_option
-def check(scenarios, arches, expect, fmt, color) -> None:
+@_kernel_option
+def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     """Assert expected verdicts; for CI.
 
     With no SCENARIO, checks the whole built-in catalogue.  Each scenario's
     [expect] table (arch id -> verdict) is asserted for the selected arches that
     it names; --expect VERDICT asserts one verdict everywhere instead.
 
-    Exit status: 0 all hold, 1 some do not, 2 bad usage or input.
+    Exit status: 0 all hold, 1 some do not, 2 bad usage or input, 3 a model
+    raised (the others are still reported).
     """
     from kvmspte.formats import render
     from kvmspte.runner import check_report
     from kvmspte.scenario import VERDICTS, catalogue
 
     if expect is not None and expect not in VERDICTS:
-        raise InputError(f"--expect: unknown verdict '{expect}'; one of {', '.join(VERDICTS)}")
+        raise InputError(f"--expect: unknown verdict '{shown(expect)}'; one of "
+                         f"{', '.join(VERDICTS)}")
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
-    report, failures = check_report(chosen, select_models(arches), expect)
+    report, failures = check_report(chosen, select_models(arches), expect, kernel)
     if not report.results:
         raise InputError("nothing to check: the selected scenarios have no [expect] entry for "
                          "the selected arches; add an [expect] table or pass --expect VERDICT")
@@ -158,7 +214,7 @@ def check(scenarios, arches, expect, fmt, color) -> None:
     if fmt == "table":
         checked = sum(r.expected is not None for r in report.results)
         print(f"{checked} expectations checked, {failures} failed", file=sys.stderr)
-    sys.exit(EXIT_FAIL if failures else EXIT_OK)
+    finish(report.failures(), failures > 0)
 
 
 @cli.command()
@@ -168,20 +224,25 @@ def check(scenarios, arches, expect, fmt, color) -> None:
 @_arch_option
 @_format_option
 @_color_option
-def matrix(scenarios, patterns, arches, fmt, color) -> None:
+@_kernel_option
+def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     """One table for the whole catalogue: scenarios x architectures.
 
     Rows are scenarios, columns are architectures, plus the expected column (the
     verdict most architectures are expected to give).  A cell is '=' where the
     arch gives that verdict as its [expect] says, the verdict where the arch is
     expected to differ and does, and 'VERDICT!' where the model contradicts the
-    expectation.  Ends with 'N cells, M mismatches'.
+    expectation.  Ends with 'N cells, M mismatches'.  Where the verdict words do
+    not fit the width (COLUMNS, the terminal, or 80 when piped), cells are one
+    letter (N no-op, F flush-only, C changes, - n/a) under staggered arch names.
 
-    Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input.
+    Exit status as check: 0 no mismatches, 1 some, 2 bad usage or input, 3 a
+    model raised (its cells read 'error').
     """
     import re
 
     from kvmspte import matrix as mx
+    from kvmspte.formats.layout import output_width
     from kvmspte.formats.matrixfmt import render_matrix
     from kvmspte.scenario import catalogue
 
@@ -192,10 +253,10 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
     chosen = mx.filter_scenarios(chosen, patterns)
     if not chosen:
-        raise InputError(f"-e: no scenario matches {' or '.join(patterns)}")
-    m = mx.build(chosen, select_models(arches))
-    emit(render_matrix(m, fmt, color=use_color(color)))
-    sys.exit(EXIT_FAIL if m.mismatches else EXIT_OK)
+        raise InputError(f"-e: no scenario matches {' or '.join(map(shown, patterns))}")
+    m = mx.build(chosen, select_models(arches), kernel)
+    emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
+    finish(m.failures(), m.mismatches > 0)
 
 
 @cli.command()
@@ -204,7 +265,8 @@ def matrix(scenarios, patterns, arches, fmt, color) -> None:
               help="The architecture model to explain (see 'kvmspte arches').")
 @_format_option
 @_color_option
-def explain(scenario, arch, fmt, color) -> None:
+@_kernel_option
+def explain(scenario, arch, fmt, color, kernel) -> None:
     """Step-by-step account of one scenario on one architecture.
 
     Every event (mm side and KVM side), the function chain it goes through with
@@ -215,18 +277,19 @@ def explain(scenario, arch, fmt, color) -> None:
     import json
 
     from kvmspte import explain as ex
+    from kvmspte.formats.layout import output_width
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
-    doc = ex.build(sc, model)
+    doc = ex.build(sc, model, kernel)
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n")
     elif fmt == "markdown":
         emit(ex.render_markdown(doc))
     elif use_color(color):
-        emit(ex.render_rich(doc))
+        emit(ex.render_rich(doc, width=output_width()))
     else:
-        emit(ex.render_plain(doc))
+        emit(ex.render_plain(doc, width=output_width()))
 
 
 @cli.command()
@@ -245,9 +308,11 @@ def docs(out, readme, check_only) -> None:
     Writes DIR/index.md (the headline matrix), one page per architecture (hooks,
     change_pte call chain, a verdict table derived by running the model, every
     source it cites), one page per scenario, and DIR/cli.md (every --help).
-    Output is byte-identical on every run.  Files are written to a temporary
-    folder first and moved into place; files the generator did not write are
-    never deleted.
+    Output is byte-identical on every run.  Everything is computed first, then
+    the changed pages are staged inside DIR and renamed into place.  Nothing
+    outside DIR is touched and no link is followed out of it; a page is removed
+    only when the generator wrote it and it is unchanged since.  A folder left
+    by an interrupted run is removed by the next run and reported by --check.
     """
     from kvmspte import docgen
 
@@ -257,18 +322,18 @@ def docs(out, readme, check_only) -> None:
         raise InputError(str(exc)) from None
     if check_only:
         for path in stale:
-            print(f"stale: {path}", file=sys.stderr)
+            print(f"stale: {escape(path)}", file=sys.stderr)
         if stale:
-            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out {out}'",
-                  file=sys.stderr)
+            print(f"{len(stale)} generated file(s) are stale; run 'kvmspte docs --out "
+                  f"{escape(out)}'", file=sys.stderr)
         sys.exit(EXIT_FAIL if stale else EXIT_OK)
-    print(f"wrote {len(stale)} changed file(s) under {out}", file=sys.stderr)
+    print(f"wrote {len(stale)} changed file(s) under {escape(out)}", file=sys.stderr)
 
 
 @cli.command()
 @click.argument("races", nargs=-1, metavar="[RACE...]")
 @_arch_option
-@click.option("--max-states", default=20000, show_default=True, type=click.IntRange(1),
+@click.option("--max-states", default=200000, show_default=True, type=click.IntRange(1),
               help="Bound on distinct states per race and arch; the report says whether "
                    "the search finished within it.")
 @click.option("--fail-on-violation", is_flag=True,
@@ -278,59 +343,75 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
     """Check every interleaving of concurrent notifier, mm and vCPU-fault steps.
 
     Each RACE (default: all built-in races) runs a few actors (an mm writer, an mm
-    zapper, a vCPU fault with the invalidation-retry protocol) on the same page.
-    Every reachable state is visited breadth-first, with duplicates merged, and
-    three invariants are checked: coherence at quiescence, no use after free, no
-    stale install.  For the first violation the shortest counter-example is
-    printed as numbered steps with their kernel citations.
+    zapper, one or two vCPU faults with their arch's invalidation-retry check) on
+    the same page.  Every reachable state is visited breadth-first, with duplicates
+    (and permutations of identical vCPUs) merged, and three invariants are checked:
+    coherence at quiescence (no invalidation in progress and no actor inside an
+    operation), no use after free, no stale install.  For every violated invariant
+    the shortest counter-example is printed as numbered steps with their kernel
+    citations (and a Mermaid diagram in Markdown).
 
     \b
-    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault.
+    Races: writer-fault, writer-zapper, unwrapped-fault, zapper-fault,
+    vcpus-writer-zapper, ksm-wrprotect-fault, ksm-wrprotect-zapper,
+    migrate-zapper, writer-neighbour-zapper.
     """
-    from kvmspte.explore.checker import explore as run_explore
+    from kvmspte.explore.checker import attempt
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
+    from kvmspte.formats.layout import output_width
     from kvmspte.scenario import suggest
 
     for name in races:
         if name not in RACES:
-            raise InputError(f"unknown race '{name}'{suggest(name, RACES)}; known: "
+            raise InputError(f"unknown race '{shown(name)}'{suggest(name, RACES)}; known: "
                              f"{', '.join(RACES)}")
-    chosen = [RACES[n] for n in (races or RACES)]
-    outcomes = [run_explore(r, m, max_states=max_states) for r in chosen
+    chosen = [RACES[n] for n in dict.fromkeys(races or RACES)]
+    outcomes = [attempt(r, m, max_states=max_states) for r in chosen
                 for m in select_models(arches)]
-    emit(render_explore(outcomes, fmt, timing=fmt == "table"))
+    emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
     bad = any(o.violations for o in outcomes)
-    sys.exit(EXIT_FAIL if fail_on_violation and bad else EXIT_OK)
+    finish([f for o in outcomes for f in o.failures()], fail_on_violation and bad)
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def arches(fmt: str) -> None:
+@_kernel_option
+def arches(fmt: str, kernel) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_arches
 
-    emit(render_arches(select_models(()), fmt))
+    given = click.get_current_context().get_parameter_source("kernel")
+    emit(render_arches(select_models(()), fmt, width=output_width(),
+                       kernel=None if given == click.core.ParameterSource.DEFAULT else kernel))
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def scenarios(fmt: str) -> None:
     """List the built-in scenario catalogue."""
+    from kvmspte.formats.layout import output_width
     from kvmspte.listing import render_scenarios
     from kvmspte.scenario import catalogue
 
-    emit(render_scenarios(list(catalogue().values()), fmt))
+    emit(render_scenarios(list(catalogue().values()), fmt, width=output_width()))
 
 
 @cli.command()
 @click.option("--scenario", "which", is_flag=True,
               help="Print the JSON Schema of a scenario file instead of the report.")
-def schema(which: bool) -> None:
+@click.option("--explore", "explore_", is_flag=True,
+              help="Print the JSON Schema of the explore report instead.")
+def schema(which: bool, explore_: bool) -> None:
     """Print the JSON Schema of the report (--format json output)."""
     import json
 
-    if which:
+    if explore_:
+        from kvmspte.report_schema import EXPLORE_SCHEMA
+
+        emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")
+    elif which:
         from kvmspte.scenario_schema import scenario_json_schema
 
         emit(json.dumps(scenario_json_schema(), indent=2) + "\n")
@@ -341,28 +422,8 @@ def schema(which: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     if args in (["--version"], ["-V"]):  # the fast path: nothing else to import
         print(f"kvmspte {__version__}")
         sys.exit(EXIT_OK)
-    try:
-        cli.main(args=args, prog_name="kvmspte", standalone_mode=False)
-    except InputError as exc:
-        _die(str(exc))
-    except click.UsageError as exc:
-        hint = f" (see 'kvmspte {exc.ctx.command_path.split(' ', 1)[-1]} --help')" \
-            if exc.ctx and " " in exc.ctx.command_path else " (see 'kvmspte --help')"
-        _die(f"{exc.format_message()}{hint}")
-    except click.exceptions.Abort:
-        _die("aborted")
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(EXIT_OK)
-    except click.ClickException as exc:
-        _die(exc.format_message())
-    sys.exit(EXIT_OK)
-
-
-def _die(message: str) -> None:
-    print(f"kvmspte: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_USAGE)
+    sys.exit(run_cli(cli, args or ["--help"]))

@@ -13,7 +13,8 @@ from kvmspte import triggers
 from kvmspte.host import HostMM
 from kvmspte.kvm import Kvm, Memslot
 from kvmspte.model import ArchModel, CannotExist, FaultResult
-from kvmspte.release import DEFAULT, Release
+from kvmspte.kvm import GENERIC
+from kvmspte.release import DEFAULT, FIRST, REMOVED, Release, Switches, span
 from kvmspte.report import Result, diff_snapshots
 from kvmspte.scenario import Scenario
 from kvmspte.source import Source
@@ -41,14 +42,20 @@ class Run:
     kvm: Kvm
     host: HostMM
     trace: Trace
+    kernel: Release = DEFAULT
     na: str = ""
     na_source: Source | None = None
+    absent: str = ""
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
     window: list = field(default_factory=list)
     #: the arch's view of the gfn after each phase, for explain: (phase, view)
     states: list = field(default_factory=list)
     views: bool = False
+
+    #: the gfn under test and its neighbour in the same last-level table
+    gfn: int = TARGET_GFN
+    neighbour_gfn: int = TARGET_GFN + 1
 
 
 SRC_INVALIDATE_SLOT = Source("virt/kvm/kvm_main.c", "kvm_invalidate_memslot",
@@ -134,24 +141,61 @@ def check_comparison(run: Run, slot: Memslot) -> None:
 
 def execute(run: Run, slot: Memslot) -> None:
     hva = slot.gfn_to_hva(TARGET_GFN)
-    events = triggers.expand(run.scenario.trigger, run.host, hva, wrapped=run.scenario.wrapped)
+    bracketed = triggers.MM_SWITCHES.active("bracketed", run.kernel)
+    events = triggers.expand(run.scenario.trigger, run.host, hva,
+                             wrapped=run.scenario.wrapped and bracketed, kernel=run.kernel)
     for n, ev in enumerate(events, 1):
         run.trace.phase = f"{n}:{ev.kind}"
-        run.trace.event("mm", ev.text, ev.source)
-        if ev.kind == triggers.CHANGE:
-            run.before = run.arch.snapshot()
-            mark = run.trace.mark()
-            run.kvm.change_pte(ev.start, ev.pte)
-            run.window = run.trace.since(mark)
-            run.after = run.arch.snapshot()
-        elif ev.kind == triggers.START:
-            run.kvm.invalidate_range_start(ev.start, ev.end)
-        elif ev.kind == triggers.END:
-            run.kvm.invalidate_range_end(ev.start, ev.end)
-        else:
-            apply_mm(run.host, ev)
+        apply(run, ev)
         if run.views:
             run.states.append((run.trace.phase, run.arch.view(TARGET_GFN)))
+
+
+# -- the public API: a scenario's world, events applied to it, snapshots of it -----------------
+def setup(sc: Scenario, model: type[ArchModel], trace: Trace | None = None,
+          kernel: Release = DEFAULT) -> Run:
+    """A scenario's world before its trigger: the arch model, the generic KVM layer with the
+    memslot, the host, and the starting mappings built through the arch's own fault path.
+    Raises CannotExist when that starting state cannot exist on the arch."""
+    r = start(sc, model, kernel, trace)
+    check_slot_flags(sc, model)
+    build_state(r, r.kvm.memslots[0])
+    if r.na:
+        raise CannotExist(r.na, r.na_source or Source("-", "-"))
+    return r
+
+
+def apply(run: Run, ev: triggers.Event) -> None:
+    """One event of a trigger: a notifier call through the generic KVM layer, or a change of
+    the primary MMU."""
+    run.trace.event("mm", ev.text, ev.source)
+    if ev.kind == triggers.CHANGE:
+        run.before = snapshot(run)
+        mark = run.trace.mark()
+        apply_notifier(run.kvm, ev)
+        run.window = run.trace.since(mark)
+        run.after = snapshot(run)
+    elif ev.kind in (triggers.START, triggers.END):
+        apply_notifier(run.kvm, ev)
+    else:
+        apply_mm(run.host, ev)
+
+
+def apply_notifier(k: Kvm, ev: triggers.Event) -> None:
+    """A notifier event (start, change_pte, end) as kvm_main.c handles it."""
+    if ev.kind == triggers.CHANGE:
+        k.change_pte(ev.start, ev.pte)
+    elif ev.kind == triggers.START:
+        k.invalidate_range_start(ev.start, ev.end)
+    elif ev.kind == triggers.END:
+        k.invalidate_range_end(ev.start, ev.end)
+    else:
+        raise ValueError(f"not a notifier event: {ev.kind}")
+
+
+def snapshot(run: Run) -> dict:
+    """Every secondary-MMU structure of the run's arch, as plain data."""
+    return run.arch.snapshot()
 
 
 def apply_mm(host: HostMM, ev: triggers.Event) -> None:
@@ -173,13 +217,55 @@ def check_slot_flags(sc: Scenario, model: type[ArchModel]) -> None:
                           "the arch's Kconfig does not select HAVE_KVM_READONLY_MEM", SRC_FLAGS)
 
 
-def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT) -> Run:
-    trace = Trace()
+def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT,
+          trace: Trace | None = None) -> Run:
+    trace = trace if trace is not None else Trace()
     arch = model(trace, {"mte": sc.mte}, kernel)
     slot = make_slot(sc)
     host = HostMM(BASE_HVA, NPAGES, BASE_PFN, thp=sc.state == "mapped-huge",
                   pte=triggers.initial_pte(sc.trigger, 0), arch=model.host_arch)
-    return Run(sc, arch, Kvm(arch, [slot], trace), host, trace)
+    return Run(sc, arch, Kvm(arch, [slot], trace, kernel), host, trace, kernel)
+
+
+SRC_ARRIVE = Source("virt/kvm/kvm_main.c", "kvm_mmu_notifier_change_pte", "v2.6.32",
+                    via="3da0dd433dc3 'KVM: add support for change_pte mmu notifiers' (x86 "
+                        "only); Izik Eidus' patches, stored ids 17218753334, 28752436576")
+SRC_REMOVED = Source("virt/kvm/kvm_main.c", "kvm_mmu_notifier_change_pte", "v6.10",
+                     via="deleted with every kvm_set_spte_gfn by f3b65bbaed7c 'KVM: delete "
+                         ".change_pte MMU notifier callback' "
+                         "<20240405115815.3226315-2-pbonzini@redhat.com>")
+
+
+def absent_reason(model: type[ArchModel], kernel: Release) -> tuple[str, Source] | None:
+    """Why no .change_pte() reaches the model's code at ``kernel``, or None."""
+    if kernel >= REMOVED:
+        return (f"{REMOVED} removed .change_pte(), set_pte_at_notify and every "
+                f"kvm_set_spte_gfn", SRC_REMOVED)
+    if kernel < FIRST:
+        return f"KVM has no .change_pte() before {FIRST} (3da0dd433dc3)", SRC_ARRIVE
+    came = model.arrived
+    if came is not None and kernel < came.since:
+        return (f"no .change_pte() reaches {model.id} before {came.since}"
+                f"{' (' + came.commit + ')' if came.commit else ''}: {came.what}", came.source)
+    return None
+
+
+def check_release(r: Run) -> None:
+    """A trigger or a starting state that does not exist yet at the release is n/a."""
+    later = triggers.exists_at(r.scenario.trigger, r.kernel)
+    if later is not None:
+        r.na = (f"the {r.scenario.trigger} trigger's mm caller does not exist before "
+                f"{later.since}: {later.what}")
+        r.na_source = later.source
+    elif r.scenario.state == "mapped-huge" and not triggers.MM_SWITCHES.active("thp", r.kernel):
+        thp = triggers.MM_SWITCHES.get("thp")
+        r.na, r.na_source = f"no anonymous huge mapping before {thp.since}: {thp.what}", thp.source
+
+
+def code_span(model: type[ArchModel], kernel: Release):
+    """The release range over which the modelled code (generic, mm, arch) stays the same."""
+    came = [model.arrived.since] if model.arrived is not None else []
+    return span(kernel, [GENERIC, triggers.MM_SWITCHES, model.switches], edges=[REMOVED, *came])
 
 
 def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
@@ -189,9 +275,15 @@ def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
     r = start(sc, model, kernel)
     r.views = views
     slot = r.kvm.memslots[0]
+    gone = absent_reason(model, kernel)
+    if gone is not None:
+        r.absent, r.na_source = gone
+        return judge(r)
+    check_release(r)
     try:
-        check_slot_flags(sc, model)
-        build_state(r, slot)
+        if not r.na:
+            check_slot_flags(sc, model)
+            build_state(r, slot)
     except CannotExist as exc:
         r.na, r.na_source = exc.reason, exc.source
     if not r.na:
@@ -206,9 +298,14 @@ def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
 
 def judge(r: Run) -> Result:
     model = type(r.arch)
-    res = Result(arch=model.id, family=model.family, release=model.release,
+    res = Result(arch=model.id, family=model.family, release=str(r.kernel),
                  scenario=r.scenario.name, gfn=TARGET_GFN, trace=r.trace.steps,
                  states=r.states, warnings=[s.text for s in r.trace.steps if s.kind == "warn"])
+    res.span = code_span(model, r.kernel)
+    res.what_if = what_if(r)
+    if r.absent:
+        res.verdict, res.reason, res.reason_source = "absent", r.absent, r.na_source
+        return res
     if r.na:
         res.verdict, res.reason = "n/a", r.na
         res.reason_source = r.na_source
@@ -225,6 +322,14 @@ def judge(r: Run) -> Result:
         res.verdict = "flush-only" if flushes else "no-op"
     res.reason, res.reason_source = reason(res, r.window)
     return res
+
+
+def what_if(r: Run) -> str:
+    """Non-empty where the scenario departs from what the release's mm did."""
+    if not r.scenario.wrapped and triggers.MM_SWITCHES.active("bracketed", r.kernel):
+        return ("wrapped = false: change_pte without the invalidate_range_start/end that "
+                "every caller has had since v3.7 (6bdb913f0a70)")
+    return ""
 
 
 def reason(res: Result, window: list) -> tuple[str, Source | None]:

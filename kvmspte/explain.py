@@ -7,12 +7,23 @@ from root to leaf, or the rmap chain, with table-page refcounts where counted).
 
 from __future__ import annotations
 
+import re
+
 from kvmspte.engine import run
+from kvmspte.errors import escape
+from kvmspte.formats.layout import PIPE_WIDTH, wrap
 from kvmspte.trace import EVENT
 
 
-def build(sc, model) -> dict:
-    res = run(sc, model, views=True)
+def build(sc, model, kernel=None) -> dict:
+    from kvmspte.release import DEFAULT
+
+    try:
+        res = run(sc, model, views=True, kernel=kernel or DEFAULT)
+    except Exception as exc:  # a model or plugin bug: exit 3, one line naming it
+        from kvmspte.errors import ModelError
+
+        raise ModelError(model.id, sc.name, exc) from exc
     states = dict(res.states)
     phases: list[dict] = []
     for step in res.trace:
@@ -33,7 +44,7 @@ def build(sc, model) -> dict:
         "tool": "kvmspte",
         "command": "explain",
         "scenario": sc.to_dict(),
-        "arch": model.describe(),
+        "arch": model.describe(kernel),
         "gfn": hex(res.gfn),
         "verdict": res.verdict,
         "reason": res.reason,
@@ -71,10 +82,11 @@ def state_line(row: dict) -> str:
     return " ".join(_item(k, v) for k, v in row.items())
 
 
-def render_markdown(doc: dict) -> str:
+def render_markdown(doc: dict, *, state_width: int | None = None) -> str:
+    """Markdown; with state_width, the state lines (a code block) wrap to that width."""
     sc, arch = doc["scenario"], doc["arch"]
     out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
-           f"{sc['description']}", "",
+           escape(sc["description"]), "",
            f"**Verdict: `{doc['verdict']}`** for gfn {doc['gfn']}: {doc['reason']}"]
     if doc["reason_source"]:
         out[-1] += f" (`{cite(doc['reason_source'])}`)"
@@ -90,7 +102,9 @@ def render_markdown(doc: dict) -> str:
             out.append(f"{i}. {st['actor']}: {st['text']}{mark.get(st['kind'], '')}{src}")
         if ph["state"] is not None:
             out += ["", f"State for gfn {doc['gfn']} afterwards:", ""]
-            out += [f"    {state_line(r)}" for r in ph["state"]] or ["    (nothing)"]
+            out += [f"    {ln}" for r in ph["state"] for ln in
+                    ([state_line(r)] if state_width is None else
+                     wrap(state_line(r), state_width, "", "  "))] or ["    (nothing)"]
         out.append("")
     if doc["diff"]:
         out += ["## What change_pte changed", ""]
@@ -100,17 +114,32 @@ def render_markdown(doc: dict) -> str:
     return "\n".join(out)
 
 
-def render_plain(doc: dict) -> str:
-    text = render_markdown(doc)
-    return text.replace("**", "").replace("`", "")
+# what a line starts with, and so where its continuation lines are indented to
+_LEAD = re.compile(r"#+ (?:\d+\. )?|\d+\. |- |    ")
 
 
-def render_rich(doc: dict, width: int = 110) -> str:
+def render_plain(doc: dict, width: int = PIPE_WIDTH) -> str:
+    """The Markdown without its markup, each line wrapped to width under its own text."""
+    text = render_markdown(doc).replace("**", "").replace("`", "")
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = _LEAD.match(line)
+        lead = m.group(0) if m else ""
+        rest = " " * (len(lead) + (2 if lead == "    " else 0))
+        out += wrap(line[len(lead):], width, lead, rest)
+    return "\n".join(out)
+
+
+def render_rich(doc: dict, width: int = PIPE_WIDTH) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
 
     from kvmspte.formats.rich_table import _Null
 
     console = Console(width=width, record=True, force_terminal=True, file=_Null())
-    console.print(Markdown(render_markdown(doc)))
+    # rich draws a code block with one column of padding on either side
+    console.print(Markdown(render_markdown(doc, state_width=width - 2)))
     return console.export_text(styles=True)

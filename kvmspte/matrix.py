@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kvmspte.engine import run
+from kvmspte.runner import attempt
 
 LEGEND = [
     ("=", "same verdict as the expected column, as this arch's [expect] says"),
@@ -21,27 +21,44 @@ LEGEND = [
     ("VERDICT?", "no expectation for this arch in the scenario"),
 ]
 
+#: One-letter verdicts for the compact matrix (a terminal too narrow for the words).
+SYMBOLS = {"no-op": "N", "flush-only": "F", "changes": "C", "n/a": "-", "absent": "A"}
+
+COMPACT_LEGEND = [
+    ("=", LEGEND[0][1]),
+    (" ".join(SYMBOLS.values()), f"{', '.join(SYMBOLS)}: the verdict, where it "
+                                 f"{LEGEND[1][1]}"),
+    ("X!", LEGEND[2][1].replace("verdict", "verdict X", 1)),
+    ("X?", LEGEND[3][1]),
+]
+
 
 @dataclass
 class Cell:
     arch: str
     verdict: str
     expected: str | None
+    #: the Result, when the model raised (verdict "error")
+    failed: object = field(default=None, repr=False, compare=False)
 
     @property
     def mismatch(self) -> bool:
         return self.expected is not None and self.expected != self.verdict
 
-    def text(self, column: str | None) -> str:
+    def text(self, column: str | None, *, compact: bool = False) -> str:
+        verdict = SYMBOLS[self.verdict] if compact else self.verdict
         if self.expected is None:
-            return f"{self.verdict}?"
+            return f"{verdict}?"
         if self.mismatch:
-            return f"{self.verdict}!"
-        return "=" if self.verdict == column else self.verdict
+            return f"{verdict}!"
+        return "=" if self.verdict == column else verdict
 
     def to_dict(self) -> dict:
-        return {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
-                "mismatch": self.mismatch}
+        out = {"arch": self.arch, "verdict": self.verdict, "expected": self.expected,
+               "mismatch": self.mismatch}
+        if self.failed is not None:
+            out["error"] = self.failed.error
+        return out
 
 
 @dataclass
@@ -55,6 +72,7 @@ class Row:
 class Matrix:
     arches: list[str]
     rows: list[Row]
+    kernel: str = "v6.9"
 
     @property
     def cells(self) -> int:
@@ -64,6 +82,12 @@ class Matrix:
     def mismatches(self) -> int:
         return sum(c.mismatch for r in self.rows for c in r.cells)
 
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        from kvmspte.report import Report
+
+        return Report("matrix", [], [c.failed for r in self.rows for c in r.cells
+                                     if c.failed is not None]).failures()
+
     def summary(self) -> str:
         return f"{self.cells} cells, {self.mismatches} mismatches"
 
@@ -72,6 +96,7 @@ class Matrix:
             "schema_version": 1,
             "tool": "kvmspte",
             "command": "matrix",
+            "kernel": self.kernel,
             "arches": self.arches,
             "rows": [{"scenario": r.scenario.name, "expected": r.expected,
                       "cells": [c.to_dict() for c in r.cells]} for r in self.rows],
@@ -94,13 +119,17 @@ def filter_scenarios(scenarios: list, patterns: tuple[str, ...]) -> list:
     return [s for s in scenarios if any(c.search(s.name) for c in compiled)]
 
 
-def build(scenarios: list, models: list[type]) -> Matrix:
+def build(scenarios: list, models: list[type], kernel=None) -> Matrix:
+    from kvmspte.release import DEFAULT
+
+    kernel = kernel or DEFAULT
     arches = [m.id for m in models]
     rows = []
     for sc in scenarios:
-        row = Row(sc, column_verdict(sc.expect, arches))
+        row = Row(sc, column_verdict(sc.expectations(kernel), arches))
         for model in models:
-            res = run(sc, model)
-            row.cells.append(Cell(model.id, res.verdict, sc.expect.get(model.id)))
+            res = attempt(sc, model, kernel=kernel)
+            row.cells.append(Cell(model.id, res.verdict, sc.expectation(model.id, kernel),
+                                  res if res.error is not None else None))
         rows.append(row)
-    return Matrix(arches, rows)
+    return Matrix(arches, rows, str(kernel))

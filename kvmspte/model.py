@@ -71,6 +71,10 @@ class ArchModel:
     #: the architecture's primary-MM behaviour around memory tags (page comparison,
     #: CoW copies) that the generic host model and triggers consult; none by default
     host_arch: ClassVar[HostArch] = HostArch()
+    #: the retry check the arch's vCPU fault path makes under mmu_lock before it installs
+    #: (kvmspte.kvm.RETRY_VM: any invalidation in progress; kvmspte.kvm.RETRY_GFN: only one
+    #: covering the gfn), with the source where the call was read; None: not declared
+    fault_retry: ClassVar[tuple[str, Source] | None] = None
 
     #: the first release at which .change_pte() reaches this model's code, with where that
     #: was read; None: the model claims only its pinned ``release`` and runs unchanged
@@ -116,6 +120,12 @@ class ArchModel:
         """kvm_set_spte_gfn: returns True when generic code must flush remote TLBs."""
         raise NotImplementedError
 
+    def serve_tlb_flush(self) -> None:
+        """What serving a pending KVM_REQ_TLB_FLUSH does to the secondary structures before
+        a vCPU next enters the guest.  Most models keep their translations in the tables the
+        hooks already changed, so nothing; a model whose hooks only ask for a flush (a
+        shadow TLB) drops its entries here."""
+
     # -- views --------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict]:
         """Every secondary-MMU structure, keyed stably, as plain data."""
@@ -129,13 +139,16 @@ class ArchModel:
         raise NotImplementedError
 
     @classmethod
-    def describe(cls) -> dict:
-        return {
+    def describe(cls, kernel: Release | None = None) -> dict:
+        """What the model is and what it was read from; at ``kernel``, the hooks' sources
+        of that release, and which of its switch points are in the code there."""
+        at = kernel or DEFAULT
+        out = {
             "id": cls.id,
             "family": cls.family,
             "title": cls.title,
-            "release": cls.release,
-            "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks.items()},
+            "release": cls.release if kernel is None else str(kernel),
+            "hooks": {k: [s.to_dict() for s in v] for k, v in cls.hooks_at(at).items()},
             "chain": [s.to_dict() for s in cls.chain],
             "findings": list(cls.findings),
             "readonly_mem": cls.readonly_mem.to_dict() if cls.readonly_mem else None,
@@ -143,7 +156,13 @@ class ArchModel:
             "host_mm": {name: src.to_dict() for name, src in (
                 ("compare_refuses_tagged", cls.host_arch.compare_refuses_tagged),
                 ("copy_keeps_tags", cls.host_arch.copy_keeps_tags)) if src is not None},
+            "arrived": cls.arrived.to_dict() if cls.arrived else None,
+            "switches": [dict(s.to_dict(), active=s.since <= at) for s in cls.switches],
+            "fault_retry": ({"predicate": cls.fault_retry[0],
+                             "source": cls.fault_retry[1].to_dict()}
+                            if cls.fault_retry else None),
         }
+        return out
 
 
 class RadixViews:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -85,6 +86,8 @@ def _valid(cls, arch_id: str) -> str:
         return "is not an ArchModel subclass"
     if getattr(cls, "id", None) != arch_id:
         return f"declares id {getattr(cls, 'id', None)!r}"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", arch_id):
+        return "has an id that is not 1-64 lower-case letters, digits, '.', '_' or '-'"
     missing = [h for h in HOOK_NAMES if h not in getattr(cls, "hooks", {})]
     return f"cites no source for hooks {missing}" if missing else ""
 
@@ -121,9 +124,10 @@ def reset() -> None:
 def get(arch_id: str) -> type:
     table = models()
     if arch_id not in table:
+        from kvmspte.errors import shown
         from kvmspte.scenario import suggest
 
-        raise KeyError(f"unknown architecture '{arch_id}'{suggest(arch_id, table)}; "
+        raise KeyError(f"unknown architecture '{shown(arch_id)}'{suggest(arch_id, table)}; "
                        f"known: {', '.join(table)}")
     return table[arch_id]
 

@@ -123,9 +123,11 @@ class Span:
         return {"from": str(self.start), "to": str(self.end) if self.end else None}
 
 
-def span(kernel: Release, tables: Iterable[Switches], floor: Release = FIRST) -> Span:
-    """The release range around ``kernel`` in which none of the tables' switch points fall."""
-    points = sorted({r for t in tables for r in t.releases()} | {floor})
+def span(kernel: Release, tables: Iterable[Switches], floor: Release = FIRST,
+         edges: Iterable[Release] = (REMOVED,)) -> Span:
+    """The release range around ``kernel`` in which none of the tables' switch points (nor
+    ``floor`` and ``edges``) fall."""
+    points = sorted({r for t in tables for r in t.releases()} | {floor, *edges})
     earlier = [r for r in points if r <= kernel]
     start = earlier[-1] if earlier else kernel
     later = [r for r in points if r > kernel]

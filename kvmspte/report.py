@@ -80,6 +80,13 @@ class Result:
     trace: list[Step] = field(default_factory=list)
     states: list = field(default_factory=list)
     expected: str | None = None
+    #: the release range of the code modelled (kvmspte.release.Span), and a what-if label
+    span: object = None
+    what_if: str = ""
+    #: 'Type: message' when the model raised (verdict "error"); the exception itself
+    #: stays out of the report and only feeds --debug
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def matches(self) -> bool | None:
@@ -104,7 +111,11 @@ class Result:
             "after": self.after,
             "diff": [c.to_dict() for c in self.diff],
             "warnings": self.warnings,
+            "span": self.span.to_dict() if self.span is not None else None,
+            "what_if": self.what_if,
         }
+        if self.error is not None:
+            out["error"] = self.error
         if trace:
             out["trace"] = [s.to_dict() for s in self.trace]
         return out
@@ -117,12 +128,21 @@ class Report:
     command: str
     scenarios: list = field(default_factory=list)     # Scenario objects, in order
     results: list[Result] = field(default_factory=list)
+    kernel: str = "v6.9"                               # the release asked for
+
+    def failures(self) -> list[tuple[str, BaseException | None]]:
+        """(one-line message, exception) of every result whose model raised."""
+        from kvmspte.errors import model_failure
+
+        return [(model_failure(r.arch, r.scenario, r.exception or Exception(r.error)),
+                 r.exception) for r in self.results if r.error is not None]
 
     def to_dict(self, *, trace: bool = True) -> dict:
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
             "tool": "kvmspte",
             "command": self.command,
+            "kernel": self.kernel,
             "scenarios": [s.to_dict() for s in self.scenarios],
             "results": [r.to_dict(trace=trace) for r in self.results],
         }

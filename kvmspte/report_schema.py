@@ -31,8 +31,9 @@ _RESULT = {
         "release": {"type": "string"},
         "scenario": {"type": "string"},
         "gfn": {"type": "string", "pattern": "^0x[0-9a-f]+$"},
-        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a"]},
-        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", None]},
+        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", "error"],
+                    "description": "error: the model raised; see error (the run exits 3)"},
+        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", None]},
         "matches": {"type": ["boolean", "null"]},
         "reason": {"type": "string"},
         "reason_source": _SOURCE,
@@ -48,7 +49,18 @@ _RESULT = {
                            "old": {"type": ["object", "null"]},
                            "new": {"type": ["object", "null"]}}}},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "error": {"type": "string",
+                  "description": "present only when verdict is error: the exception the "
+                                 "model raised, as 'Type: message'"},
         "trace": {"type": "array", "items": _STEP},
+        "span": {"type": ["object", "null"], "required": ["from", "to"],
+                 "description": "the release range [from, to) over which the modelled code "
+                                "(generic, mm and arch) stays the same; to null: open",
+                 "properties": {"from": {"type": "string"},
+                                "to": {"type": ["string", "null"]}}},
+        "what_if": {"type": "string",
+                    "description": "non-empty where the scenario departs from what the "
+                                   "release's mm did (wrapped = false after v3.7)"},
     },
 }
 REPORT_SCHEMA = {
@@ -60,7 +72,58 @@ REPORT_SCHEMA = {
         "schema_version": {"const": 1},
         "tool": {"const": "kvmspte"},
         "command": {"type": "string"},
+        "kernel": {"type": "string", "description": "the release asked for (--kernel)"},
         "scenarios": {"type": "array", "items": {"type": "object"}},
         "results": {"type": "array", "items": _RESULT},
+    },
+}
+
+_EXPLORE_STEP = {
+    "type": "object", "required": ["actor", "step", "source"],
+    "properties": {"actor": {"type": "string"}, "step": {"type": "string"},
+                   "source": _SOURCE},
+}
+_EXAMPLE = {
+    "type": ["object", "null"],
+    "required": ["kind", "message", "trace"],
+    "properties": {
+        "kind": {"enum": ["coherence-at-quiescence", "use-after-free", "stale-install"]},
+        "message": {"type": "string"},
+        "steps": {"type": "integer", "minimum": 0},
+        "state": {"type": "object", "description": "the violating state: quiescent, PTL "
+                                                    "holder, notifier counters, what each MMU "
+                                                    "maps"},
+        "trace": {"type": "array", "items": _EXPLORE_STEP},
+    },
+}
+#: JSON Schema of ``kvmspte explore --format json`` (schema_version 1; fields added since the
+#: first version: actors, counter_examples[*].steps and .state, all optional to readers)
+EXPLORE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "kvmspte explore report",
+    "type": "object",
+    "required": ["schema_version", "tool", "command", "results"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "tool": {"const": "kvmspte"},
+        "command": {"const": "explore"},
+        "results": {"type": "array", "items": {
+            "type": "object",
+            "required": ["race", "arch", "states", "transitions", "interleavings", "finished",
+                         "violations", "na", "first_violation", "counter_examples"],
+            "properties": {
+                "race": {"type": "string"}, "arch": {"type": "string"},
+                "actors": {"type": "array", "items": {"type": "string"}},
+                "states": {"type": "integer"}, "transitions": {"type": "integer"},
+                "interleavings": {"type": "integer"}, "finished": {"type": "boolean"},
+                "violations": {"type": "object",
+                               "additionalProperties": {"type": "integer"}},
+                "terminal_secondary": {"type": "object",
+                                       "additionalProperties": {"type": "integer"}},
+                "na": {"type": ["string", "null"]},
+                "first_violation": _EXAMPLE,
+                "counter_examples": {"type": "object", "additionalProperties": _EXAMPLE},
+            },
+        }},
     },
 }

@@ -1,31 +1,53 @@
-"""Run scenarios x models into a Report; attach expectations."""
+"""Run scenarios x models into a Report; attach expectations.
+
+A model that raises is reported as a result with verdict "error" (``attempt``); the
+other models still run, and the command exits 3.
+"""
 
 from __future__ import annotations
 
-from kvmspte.engine import run
-from kvmspte.report import Report
+from kvmspte.engine import TARGET_GFN, run
+from kvmspte.errors import describe
+from kvmspte.release import DEFAULT, Release
+from kvmspte.report import Report, Result
+
+
+def attempt(sc, model: type, **kw) -> Result:
+    """run(sc, model), or a Result with verdict "error" when the model raises."""
+    try:
+        return run(sc, model, **kw)
+    except Exception as exc:  # a model or plugin bug: report it, keep the others running
+        return error_result(sc, model, exc)
+
+
+def error_result(sc, model: type, exc: BaseException) -> Result:
+    return Result(arch=str(getattr(model, "id", model)), family=str(getattr(model, "family", "")),
+                  release=str(getattr(model, "release", "")), scenario=sc.name, gfn=TARGET_GFN,
+                  verdict="error", reason=f"the model raised {describe(exc)}",
+                  error=describe(exc), exception=exc)
 
 
 def run_report(command: str, scenarios: list, models: list[type],
-               expect: str | None = None) -> Report:
-    report = Report(command, list(scenarios))
+               expect: str | None = None, kernel: Release = DEFAULT) -> Report:
+    report = Report(command, list(scenarios), kernel=str(kernel))
     for sc in scenarios:
         for model in models:
-            res = run(sc, model)
-            res.expected = expect if expect is not None else sc.expect.get(model.id)
+            res = attempt(sc, model, kernel=kernel)
+            res.expected = expect if expect is not None else sc.expectation(model.id, kernel)
             report.results.append(res)
     return report
 
 
-def check_report(scenarios: list, models: list[type], expect: str | None) -> tuple[Report, int]:
+def check_report(scenarios: list, models: list[type], expect: str | None,
+                 kernel: Release = DEFAULT) -> tuple[Report, int]:
     """Like run_report, but only (scenario, arch) pairs with an expectation are run."""
-    report = Report("check", list(scenarios))
+    report = Report("check", list(scenarios), kernel=str(kernel))
     for sc in scenarios:
         for model in models:
-            wanted = expect if expect is not None else sc.expect.get(model.id)
+            wanted = expect if expect is not None else sc.expectation(model.id, kernel)
             if wanted is None:
                 continue
-            res = run(sc, model)
+            res = attempt(sc, model, kernel=kernel)
             res.expected = wanted
             report.results.append(res)
     failures = sum(1 for r in report.results if r.matches is False)

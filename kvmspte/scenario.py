@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from kvmspte.errors import shown
+
 SCHEMA_VERSION = 1
 STATES = ("mapped-4k", "mapped-huge", "unmapped")
-VERDICTS = ("no-op", "flush-only", "changes", "n/a")
+VERDICTS = ("no-op", "flush-only", "changes", "n/a", "absent")
+STDIN = "<stdin>"
+#: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
+MAX_BYTES = 1 << 20
 
 
 class ScenarioError(Exception):
@@ -36,6 +41,24 @@ class Scenario:
     mte: bool = False
     expect: dict[str, str] = field(default_factory=dict)
     origin: str = "built-in"
+    #: expectations at other releases: "vX.Y" -> arch id -> verdict ([expect_at."X.Y"])
+    expect_at: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def expectation(self, arch_id: str, kernel=None) -> str | None:
+        """The verdict expected of ``arch_id`` at ``kernel``: [expect] holds the default
+        release's (v6.9), [expect_at."X.Y"] any other release's."""
+        from kvmspte.release import DEFAULT
+
+        if kernel is None or kernel == DEFAULT:
+            return self.expect.get(arch_id)
+        return self.expect_at.get(str(kernel), {}).get(arch_id)
+
+    def expectations(self, kernel=None) -> dict[str, str]:
+        from kvmspte.release import DEFAULT
+
+        if kernel is None or kernel == DEFAULT:
+            return self.expect
+        return self.expect_at.get(str(kernel), {})
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +71,8 @@ class Scenario:
                         "invalid": self.invalid},
             "options": {"mte": self.mte},
             "expect": dict(sorted(self.expect.items())),
+            **({"expect_at": {k: dict(sorted(v.items())) for k, v in self.expect_at.items()}}
+               if self.expect_at else {}),
         }
 
 
@@ -60,7 +85,20 @@ def from_document(doc: dict, origin: str) -> Scenario:
         neighbours=guest.get("neighbours", True),
         dirty_logging=slot.get("dirty_logging", False), readonly=slot.get("readonly", False),
         invalid=slot.get("invalid", False), mte=opts.get("mte", False),
-        expect=dict(doc.get("expect", {})), origin=origin)
+        expect=dict(doc.get("expect", {})), origin=origin,
+        expect_at=_expect_at(doc.get("expect_at") or {}, origin))
+
+
+def _expect_at(tables: dict, origin: str) -> dict[str, dict[str, str]]:
+    from kvmspte.release import Release, ReleaseError
+
+    out = {}
+    for key, table in tables.items():
+        try:
+            out[str(Release.parse(key))] = dict(table)
+        except ReleaseError as exc:
+            raise ScenarioError(f"{origin}: field 'expect_at.{key[:40]}': {exc}") from None
+    return out
 
 
 def _catalogue_files() -> list[tuple[str, str]]:
@@ -90,35 +128,82 @@ def catalogue() -> dict[str, Scenario]:
 
 def load_file(path: Path) -> Scenario:
     """Parse and validate a user's scenario file (pydantic), or raise ScenarioError."""
-    from kvmspte.scenario_schema import validate
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
+    return load_bytes(data, str(path))
+
+
+def load_stdin() -> Scenario:
+    """The scenario file given as '-': read from standard input."""
+    import sys
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not UTF-8 text") from None
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+    except (OSError, AttributeError, ValueError) as exc:
+        raise ScenarioError(f"{STDIN}: cannot read standard input: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
+    return load_bytes(data, STDIN)
+
+
+def load_bytes(data: bytes, origin: str) -> Scenario:
+    """A scenario document as bytes (UTF-8, a leading BOM accepted), validated."""
+    from kvmspte.scenario_schema import validate
+
+    where = shown(origin)
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(f"{where}: larger than {MAX_BYTES // 1024} KiB; not a scenario file")
     try:
-        doc = tomllib.loads(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return from_document(validate(tomllib.loads(text), where), origin)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: malformed TOML: {exc}") from None
-    return from_document(validate(doc, str(path)), str(path))
+        raise ScenarioError(f"{where}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{where}: malformed TOML: values nested too deeply") from None
+
+
+def _is_file_ref(ref: str) -> bool:
+    try:
+        return ref.endswith(".toml") or Path(ref).exists()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte: not a file
+        return False
 
 
 def resolve(ref: str) -> Scenario:
-    """A built-in scenario name or a path to a TOML file."""
+    """A built-in scenario name, a path to a TOML file, or '-' for standard input."""
     cat = catalogue()
     if ref in cat:
         return cat[ref]
-    path = Path(ref)
-    if ref.endswith(".toml") or path.exists():
-        return load_file(path)
-    raise ScenarioError(f"unknown scenario '{ref}'{suggest(ref, cat)}; "
-                        "see 'kvmspte scenarios', or pass a .toml file")
+    if ref == "-":
+        return load_stdin()
+    if _is_file_ref(ref):
+        return load_file(Path(ref))
+    raise ScenarioError(f"unknown scenario '{shown(ref)}'{suggest(ref, cat)}; "
+                        "see 'kvmspte scenarios', or pass a .toml file (or - for stdin)")
+
+
+def unique(scenarios: list[Scenario]) -> list[Scenario]:
+    """The scenarios of one run, each once; two different ones with one name are an error
+    (their rows would mix in every report)."""
+    seen: dict[str, Scenario] = {}
+    for sc in scenarios:
+        prev = seen.setdefault(sc.name, sc)
+        if prev.origin != sc.origin:
+            raise ScenarioError(f"scenario name '{sc.name}' is used by both "
+                                f"{shown(prev.origin)} and {shown(sc.origin)}; names must be "
+                                "unique in one run")
+    return list(seen.values())
 
 
 def suggest(word: str, choices) -> str:
     import difflib
 
+    if len(word) > 200:  # difflib is quadratic; nothing that long is a typo of a name
+        return ""
     near = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
     return f" (did you mean: {', '.join(near)}?)" if near else ""

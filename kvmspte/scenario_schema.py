@@ -10,11 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kvmspte.errors import shown
 from kvmspte.scenario import SCHEMA_VERSION, ScenarioError
 
 Trigger = Literal["ksm-write-protect", "ksm-replace-page", "cow", "uprobe", "migrate-device-zero"]
 State = Literal["mapped-4k", "mapped-huge", "unmapped"]
-Verdict = Literal["no-op", "flush-only", "changes", "n/a"]
+Verdict = Literal["no-op", "flush-only", "changes", "n/a", "absent"]
 
 
 class _Strict(BaseModel):
@@ -42,7 +43,8 @@ class Options(_Strict):
 class ScenarioDoc(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
-    description: str = ""
+    description: str = Field("", max_length=500, description="one line shown by explain and "
+                                                             "the docs")
     trigger: Trigger
     wrapped: bool = Field(True, description="false replays the pre-3.7 ordering: change_pte "
                                             "with no surrounding invalidation")
@@ -50,11 +52,14 @@ class ScenarioDoc(_Strict):
     memslot: MemslotFlags = MemslotFlags()
     options: Options = Options()
     expect: dict[str, Verdict] = Field(default_factory=dict,
-                                       description="arch id -> expected verdict")
+                                       description="arch id -> expected verdict at v6.9")
+    expect_at: dict[str, dict[str, Verdict]] = Field(
+        default_factory=dict, description='release ("X.Y") -> arch id -> expected verdict '
+                                          'at that release (check --kernel X.Y)')
 
 
 def _where(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) if loc else "(document)"
+    return ".".join(shown(p, 40) for p in loc) if loc else "(document)"
 
 
 def _one_line(err: dict) -> str:
@@ -64,8 +69,8 @@ def _one_line(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return f"unknown field '{where}'"
     got = err.get("input")
-    shown = repr(got) if isinstance(got, (str, int, float, bool)) else type(got).__name__
-    return f"field '{where}': {err['msg']} (got {shown})"
+    value = shown(repr(got)) if isinstance(got, (str, int, float, bool)) else type(got).__name__
+    return f"field '{where}': {err['msg']} (got {value})"
 
 
 def validate(doc: dict, origin: str) -> dict:
@@ -85,10 +90,10 @@ def _check_arches(parsed: ScenarioDoc, origin: str) -> None:
     from kvmspte.scenario import suggest
 
     known = registry.models()
-    for arch_id in parsed.expect:
+    for arch_id in [*parsed.expect, *(a for t in parsed.expect_at.values() for a in t)]:
         if arch_id not in known:
-            raise ScenarioError(f"{origin}: field 'expect.{arch_id}': unknown architecture "
-                                f"'{arch_id}'{suggest(arch_id, known)}")
+            raise ScenarioError(f"{origin}: field 'expect.{shown(arch_id, 40)}': unknown "
+                                f"architecture '{shown(arch_id)}'{suggest(arch_id, known)}")
 
 
 def scenario_json_schema() -> dict:

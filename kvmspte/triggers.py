@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from kvmspte.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
+from kvmspte.release import DEFAULT, Release, Switch, Switches
 from kvmspte.source import Source
 
 START, CHANGE, END, MM = "invalidate_range_start", "change_pte", "invalidate_range_end", "mm"
@@ -36,6 +37,51 @@ SRC_KSM_COMPARE = Source(
 SRC_WRAP = Source("mm/ksm.c", "write_protect_page", release="v3.6",
                   via="before 6bdb913f0a70 (v3.7) set_pte_at_notify had no surrounding "
                       "invalidate_range_start/end")
+
+# -- the mm side across releases ------------------------------------------------------------
+MM_SWITCHES = Switches([
+    Switch("uprobes", Release(3, 5), "",
+           "uprobes arrive: __replace_page installs the patched copy of a text page with "
+           "ptep_clear_flush then set_pte_at_notify",
+           Source("kernel/events/uprobes.c", "__replace_page", "v3.5",
+                  via="a stored copy judged v3.5-v3.6 (id 4709739392: three-argument "
+                      "__replace_page, no range bracket)")),
+    Switch("bracketed", Release(3, 7), "6bdb913f0a70",
+           "every set_pte_at_notify caller is bracketed by invalidate_range_start/end over "
+           "its one page (KSM twice, the CoW fault, uprobes)",
+           Source("mm/ksm.c", "write_protect_page", "v3.7",
+                  via="'mm: Wrap calls to set_pte_at_notify with invalidate_range_start and "
+                      "invalidate_range_end', patch V2 2/2 (stored id 17065041561)")),
+    Switch("notify-first", Release(3, 7), "",
+           "set_pte_at_notify calls change_pte before writing the host PTE (before, it wrote "
+           "the PTE first); queued in -mm for the 3.7 merge window",
+           Source("include/linux/mmu_notifier.h", "set_pte_at_notify", "v3.7",
+                  via="Xiao Guangrong, 'mm: mmu_notifier: fix inconsistent memory between "
+                      "secondary MMU and host' <503358FF.3030009@linux.vnet.ibm.com> (stored id "
+                      "17757219759); mmotm 2012-09-27 (id 17017735867); mainline id not found")),
+    Switch("migrate-vma", Release(4, 14), "8315ada7f095",
+           "device migration: migrate_vma_insert_page replaces a zero-page PTE with "
+           "set_pte_at_notify, under one range opened by migrate_vma_pages",
+           Source("mm/migrate.c", "migrate_vma_insert_page", "v4.14",
+                  via="'mm/migrate: allow migrate_vma() to alloc new page on empty entry' "
+                      "(HMM v25, stored id 11341008232); release judged from its date")),
+    Switch("thp", Release(2, 6, 38), "71e3aac0724f",
+           "transparent huge pages: anonymous memory can be mapped by a huge PMD",
+           Source("mm/huge_memory.c", "do_huge_pmd_anonymous_page", "v2.6.38",
+                  via="'thp: transparent hugepage core'; release from the THP merge")),
+])
+#: which switch point a trigger needs before it exists (None: since 2.6.32)
+NEEDS = {"uprobe": "uprobes", "migrate-device-zero": "migrate-vma"}
+
+
+def exists_at(name: str, kernel: Release) -> Switch | None:
+    """None where trigger ``name``'s mm caller exists at ``kernel``, else the switch that
+    brings it later."""
+    need = NEEDS.get(name)
+    if need is None or MM_SWITCHES.active(need, kernel):
+        return None
+    return MM_SWITCHES.get(need)
+
 
 # Deterministic pfns for the pages the triggers bring in.
 KSM_PFN = 0xC0000
@@ -92,6 +138,22 @@ def _replace(src: Source, hva: int, new: HostPte, what: str) -> list[Event]:
             Event(CHANGE, f"set_pte_at_notify: change_pte with {what}", SRC_NOTIFY, hva, pte=new),
             Event(MM, "set_pte_at: write the new host PTE", SRC_NOTIFY, hva, pte=new,
                   action="set")]
+
+
+SRC_NOTIFY_OLD = Source("include/linux/mmu_notifier.h", "set_pte_at_notify", "v3.6",
+                        via="a stored copy judged v2.6.38-v3.6 (id 18637436): the PTE is "
+                            "written first, then change_pte is called")
+
+
+def _write_first(body: list[Event]) -> list[Event]:
+    """Before 3.7 set_pte_at_notify wrote the host PTE, then called change_pte."""
+    out = list(body)
+    for i in range(len(out) - 1):
+        if out[i].kind == CHANGE and out[i + 1].action == "set":
+            change, write = out[i], out[i + 1]
+            out[i] = replace(write, source=SRC_NOTIFY_OLD)
+            out[i + 1] = replace(change, source=SRC_NOTIFY_OLD)
+    return out
 
 
 def ksm_write_protect(host: HostMM, hva: int) -> list[Event]:
@@ -184,13 +246,19 @@ def split_prelude(name: str, host: HostMM, hva: int) -> list[Event]:
                   src, start, end)]
 
 
-def expand(name: str, host: HostMM, hva: int, *, wrapped: bool = True) -> list[Event]:
-    """The full event list for a trigger; ``wrapped=False`` replays the pre-3.7 ordering."""
+def expand(name: str, host: HostMM, hva: int, *, wrapped: bool = True,
+           kernel: Release = DEFAULT) -> list[Event]:
+    """The full event list for a trigger at ``kernel``; ``wrapped=False`` drops the
+    invalidate_range_start/end bracket (the pre-3.7 callers, or a what-if after 3.7)."""
     prelude = split_prelude(name, host, hva)
     body = TRIGGERS[name].expand(host, hva)
+    if not MM_SWITCHES.active("notify-first", kernel):
+        body = _write_first(body)
     if not wrapped:
-        note = Event(MM, "pre-3.7 ordering: no invalidate_range_start/end around "
-                         "set_pte_at_notify", SRC_WRAP, hva)
+        src = SRC_WRAP if not MM_SWITCHES.active("bracketed", kernel) else replace(
+            SRC_WRAP, release=str(kernel), via="what-if: the scenario drops the bracket that "
+            "6bdb913f0a70 (v3.7) put around every set_pte_at_notify")
+        note = Event(MM, "no invalidate_range_start/end around set_pte_at_notify", src, hva)
         body = [note] + [e for e in body if e.kind not in (START, END)]
     return prelude + body
 

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+import kvmspte
 
 from kvmspte.cli import main
 from kvmspte.engine import run
 from kvmspte.scenario import catalogue
+
+
+ROOT = Path(__file__).resolve().parent.parent
+#: set by tests/run_installed.py (the README's test command): the suite must be testing
+#: the installed wheel, not this checkout
+INSTALLED = os.environ.get("KVMSPTE_TEST_INSTALLED") == "1"
+
+
+def pytest_configure(config):
+    if INSTALLED and ROOT in Path(kvmspte.__file__).resolve().parents:
+        raise pytest.UsageError(f"KVMSPTE_TEST_INSTALLED=1 but kvmspte was imported from the "
+                                f"checkout ({kvmspte.__file__}), not from site-packages")
 
 
 class CliResult:
@@ -17,6 +34,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
 
     def invoke(*args: str) -> CliResult:
         with pytest.raises(SystemExit) as exc:
@@ -25,6 +43,14 @@ def cli(capsys, monkeypatch):
         return CliResult(exc.value.code or 0, out, err)
 
     return invoke
+
+
+def one_line_exit_2(r: CliResult, *needles: str) -> None:
+    """Bad input: status 2, nothing on stdout, one escaped line on stderr with each needle."""
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1, r.err
+    assert "\x1b" not in r.err and "\r" not in r.err and "Traceback" not in r.err
+    for n in needles:
+        assert n in r.err, r.err
 
 
 def run_named(name: str, model):

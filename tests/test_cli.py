@@ -157,6 +157,18 @@ def test_json_report_validates_against_published_schema(cli):
         jsonschema.validate(json.loads(cli(*args).out), schema)
 
 
+def test_explore_json_validates_against_its_schema(cli):
+    import jsonschema
+
+    schema = json.loads(cli("schema", "--explore").out)
+    doc = json.loads(cli("explore", "unwrapped-fault", "writer-zapper", "--format", "json").out)
+    jsonschema.validate(doc, schema)
+    res = {(r["race"], r["arch"]): r for r in doc["results"]}
+    assert res["writer-zapper", "arm64"]["actors"] == ["writer", "zapper"]
+    assert set(res["unwrapped-fault", "x86-tdp"]["counter_examples"]) == {
+        "coherence-at-quiescence", "stale-install"}
+
+
 def test_scenario_schema_accepts_the_catalogue(cli):
     import jsonschema
 

@@ -58,3 +58,28 @@ def test_pages_per_arch_and_scenario(tmp_path):
     for name in catalogue():
         assert (tmp_path / "scenarios" / f"{name}.md").exists()
     assert "## `kvmspte compare`" in (tmp_path / "cli.md").read_text()
+
+
+def test_explore_page_names_the_maintained_kernel_findings_and_points_to_security_md():
+    import re
+
+    from kvmspte import registry
+    from kvmspte.explore.checker import explore
+    from kvmspte.explore.races import RACES
+
+    models = list(registry.models().values())
+    outcomes = [explore(r, m) for r in RACES.values() for m in models]
+    section = "\n".join(docgen.maintained_section(outcomes, models))
+    current = {(o.race, o.arch) for o in outcomes if o.violations and RACES[o.race].current}
+    assert current, "the model no longer finds the writer-zapper hazard: update SECURITY.md"
+    named = {(race, arch) for race, arches in
+             re.findall(r"^- `([\w-]+)` .*?: on (.*?) the explorer reaches", section, re.M)
+             for arch in re.findall(r"`([\w-]+)`", arches)}
+    assert named == current  # historic orderings (current=False) are not listed
+    assert "security@kernel.org" in section and "[SECURITY.md](../SECURITY.md)" in section
+    page = (ROOT / "docs" / "explore.md").read_text(encoding="utf-8")
+    assert section in page
+    security = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
+    assert "security@kernel.org" in security
+    assert "docs/explore.md#findings-that-touch-maintained-kernels" in security
+    assert "## Findings that touch maintained kernels" in page

@@ -15,5 +15,5 @@ _spec.loader.exec_module(regen)
 def test_output_matches_golden(name, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     want = (HERE / name).read_text(encoding="utf-8")
-    got = regen.output(regen.CASES[name])
+    got = regen.output(regen.CASES[name], regen.WIDTHS.get(name))
     assert got == want, f"{name} changed; if intended, run: python tests/golden/regen.py"

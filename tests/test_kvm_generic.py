@@ -3,6 +3,7 @@
 
 from kvmspte.host import HostPte
 from kvmspte.kvm import GfnRange, Kvm, Memslot
+from kvmspte.release import Release
 from kvmspte.source import Source
 from kvmspte.trace import Trace
 
@@ -14,6 +15,10 @@ class FakeArch:
     """Records calls; returns what the test asks for."""
 
     hooks = {"unmap_gfn_range": (SRC,), "set_spte_gfn": (SRC,)}
+
+    @classmethod
+    def hooks_at(cls, kernel):
+        return cls.hooks
 
     def __init__(self, unmap_ret=False, set_ret=False):
         self.calls = []
@@ -28,9 +33,11 @@ class FakeArch:
         return self.set_ret
 
 
-def make(slot=SLOT, **kw):
+def make(slot=SLOT, kernel=None, **kw):
     arch = FakeArch(**kw)
-    return Kvm(arch, [slot], Trace()), arch
+    if kernel is None:
+        return Kvm(arch, [slot], Trace()), arch
+    return Kvm(arch, [slot], Trace(), Release.parse(kernel)), arch
 
 
 HVA = SLOT.userspace_addr + 0x210 * 4096
@@ -111,3 +118,64 @@ def test_retry_gfn_inside_range_or_after_sequence_moved():
     kvm.invalidate_range_end(HVA, HVA + 4096)
     assert kvm.invalidate_retry(0, 0x100300)   # sequence moved
     assert not kvm.invalidate_retry(1, 0x100210)
+
+
+# -- the generic layer across releases (kvmspte.kvm.GENERIC) --------------------------------
+HVA = SLOT.userspace_addr + 0x210 * 0x1000
+PTE = HostPte(pfn=0xC0000, write=False)
+
+
+def test_before_5_15_change_pte_reaches_the_hook_with_nothing_in_progress():
+    """071064f14d87 (v5.15) added the early return; before it (here 5.14, and the
+    unbracketed 2.6.32-3.6 callers) change_pte walks the memslots whatever the count."""
+    kvm, arch = make(kernel="5.14")
+    kvm.change_pte(HVA, PTE)
+    assert arch.calls == [("set", 0x100210, 0x100211, 0xC0000)]
+    kvm, arch = make(kernel="5.15")
+    kvm.change_pte(HVA, PTE)
+    assert arch.calls == []
+
+
+def test_seq_bumped_by_change_pte_until_5_13():
+    """c13fda237f08 (v5.13) removed the mmu_notifier_seq bump from change_pte
+    (its diff's base, stored id 1864000324, shows the 5.12 form with the bump)."""
+    for kernel, bumps in (("2.6.32", 1), ("5.12", 1), ("5.13", 0)):
+        kvm, _ = make(kernel=kernel)
+        kvm.invalidate_range_start(HVA, HVA + 0x1000)
+        kvm.change_pte(HVA, PTE)
+        assert kvm.mmu_invalidate_seq == bumps, kernel
+
+
+def test_flush_on_return_from_5_0():
+    """748c0e312fce and its companion (v5.0): generic change_pte flushes when the arch
+    handler returns non-zero; before, the return was void and never flushed."""
+    for kernel, flushes in (("4.20", 0), ("5.0", 1)):
+        kvm, _ = make(kernel=kernel, set_ret=True)
+        kvm.change_pte(HVA, PTE)
+        assert kvm.remote_flushes == flushes, kernel
+
+
+def test_invalid_memslot_skipped_from_6_4():
+    """2230f9e1171a (v6.4, Cc stable v3.9+): kvm_change_spte_gfn skips a
+    KVM_MEMSLOT_INVALID slot; before it the arch hook ran on the slot being deleted."""
+    from dataclasses import replace
+    bad = replace(SLOT, invalid=True)
+    for kernel, calls in (("6.3", 1), ("6.4", 0)):
+        kvm, arch = make(bad, kernel=kernel)
+        kvm.invalidate_range_start(HVA, HVA + 0x1000)
+        arch.calls.clear()
+        kvm.change_pte(HVA, PTE)
+        assert len(arch.calls) == calls, kernel
+
+
+def test_active_invalidate_count_only_from_5_15():
+    """52ac8b358b0c (v5.15) added mn_active_invalidate_count; 5.13-5.14 warn on
+    mmu_notifier_count instead (c13fda237f08)."""
+    kvm, _ = make(kernel="5.14")
+    kvm.change_pte(HVA, PTE)
+    assert kvm.mn_active_invalidate_count == 0
+    assert [s.text for s in kvm.trace.steps if s.kind == "warn"] == [
+        "change_pte with no invalidation counted (WARN_ON_ONCE(!mmu_notifier_count))"]
+    kvm, _ = make(kernel="5.12")
+    kvm.change_pte(HVA, PTE)
+    assert not [s for s in kvm.trace.steps if s.kind == "warn"]

@@ -44,7 +44,8 @@ def test_active_and_span():
     t = _table()
     assert not t.active("gfn-range", Release(5, 12)) and t.active("gfn-range", Release(5, 13))
     assert str(span(Release(5, 14), [t])) == "v5.13..v5.15"
-    assert str(span(Release(6, 9), [t])) == "v5.15.."
+    assert str(span(Release(6, 9), [t])) == "v5.15..v6.10"
+    assert str(span(Release(6, 10), [t])) == "v6.10.."
     assert str(span(Release(4, 0), [t])) == "v2.6.32..v5.13"
     with pytest.raises(KeyError):
         t.active("no-such-switch", DEFAULT)

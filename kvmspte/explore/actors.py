@@ -1,8 +1,14 @@
 """Actors: fixed sequences of atomic steps, each read from the kernel source.
 
-A step runs whole or not at all; its guard says when it may run (a lock it needs
-is free).  KVM's own notifier handlers run under mmu_lock inside one step, so
-steps that take mmu_lock never interleave with each other.
+A step runs whole or not at all; its guard says when it may run (a lock it needs is free).
+KVM's own notifier handlers run under mmu_lock inside one step, so steps that take mmu_lock
+never interleave with each other.  A step marked ``mid`` continues an operation an earlier
+step of the same actor began (the actor holds the page-table lock, or sits between clearing a
+PTE and setting it): a state where some actor is about to run a ``mid`` step is *inside* an
+operation and is never quiescent.
+
+Steps act on a scratch copy of the state (a list laid out as kvmspte.explore.world says) and
+must treat every element as immutable (replace, never mutate).
 """
 
 from __future__ import annotations
@@ -11,195 +17,347 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from kvmspte import kvm, triggers
-from kvmspte.explore.world import NONE_PTE, World
+from kvmspte.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
+                                   NO_PTL, NONE_PTE, PTL, REFS, REND, RSTART, SEQ, STALE, TARGET)
 from kvmspte.host import PAGE_SIZE, HostPte
-from kvmspte.model import CannotExist
 from kvmspte.source import Source
 
-Guard = Callable[[World, str], bool]
-Act = Callable[[World, str], None]
-
 SRC_PTL = Source("mm/memory.c", "wp_page_copy",
-                 via="the PTE is changed under the page-table lock (pte_offset_map_lock)")
+                 via="the PTE is changed under the page-table lock (pte_offset_map_lock); the "
+                     "copy is installed only if the PTE is still the one the fault saw "
+                     "(pte_same), else the new page is dropped")
 SRC_END_PUT = Source("mm/memory.c", "wp_page_copy",
                      via="the old folio's references are dropped after invalidate_range_end")
 SRC_ZAP_START = Source("mm/memory.c", "zap_page_range_single",
                        via="MADV_DONTNEED: invalidate_range_start, unmap_single_vma, "
                            "invalidate_range_end, then tlb_finish_mmu")
 SRC_ZAP_PTE = Source("mm/memory.c", "zap_pte_range",
-                     via="clears the PTE under the PTL; the page waits in the mmu_gather batch")
+                     via="clears the PTE under the PTL; a normal page waits in the mmu_gather "
+                         "batch (vm_normal_page gives no page for the zero page)")
 SRC_TLB_FINISH = Source("mm/mmu_gather.c", "tlb_finish_mmu",
                         via="frees the gathered pages after invalidate_range_end")
 SRC_SEQ = Source("virt/kvm/kvm_main.c", "__kvm_faultin_pfn",
                  via="the fault path snapshots mmu_invalidate_seq before looking up the pfn "
                      "(arch fault paths: kvm_faultin_pfn, user_mem_abort, kvm_riscv_gstage_map…)")
-SRC_GUP = Source("virt/kvm/kvm_main.c", "hva_to_pfn",
-                 via="GUP takes a reference on the page the host PTE maps (the PTL is taken "
-                     "briefly by the walk); a missing PTE is faulted in by the host")
-SRC_RETRY = replace(kvm.SRC_RETRY, via="checked under mmu_lock before installing; retry if an "
-                                        "invalidation covers the gfn or the sequence moved")
+SRC_GUP_FAST = Source("virt/kvm/kvm_main.c", "hva_to_pfn_fast",
+                      via="get_user_page_fast_only(addr, FOLL_WRITE) when the caller can map "
+                          "writable (every arch fault path passes &writable): read in pre-6.12 "
+                          "copies (stored id 27216778931) and the 6.12 kvm_follow_pfn refactor "
+                          "diff (stored id 41526086890), FOLL_WRITE only in both. GUP-fast, "
+                          "mm/gup.c:gup_pte_range (its v6.9 name; stored ids 1847831, "
+                          "28531055783), reads the PTE with ptep_get_lockless and no lock, gives "
+                          "up unless pte_access_permitted for write and not special, takes the "
+                          "reference, then backs off if the PTE changed meanwhile: one atomic "
+                          "step on a present, writable PTE")
+SRC_GUP_SLOW = Source("virt/kvm/kvm_main.c", "hva_to_pfn_slow",
+                      via="get_user_pages_unlocked: follow_page_pte takes the PTL; a missing "
+                          "PTE is faulted in by handle_mm_fault, and for a read fault on "
+                          "anonymous memory mm/memory.c:do_anonymous_page maps the shared zero "
+                          "page read-only under the PTL (stored id 52398396022, folio era); a "
+                          "read fault then tries GUP-fast for write, which fails on a read-only "
+                          "PTE, so the pfn is mapped read-only")
 SRC_RELEASE = Source("virt/kvm/kvm_main.c", "kvm_release_pfn_clean",
                      via="KVM drops its GUP reference once the mapping is installed")
+SRC_KSM_WP = Source("mm/ksm.c", "write_protect_page",
+                    via="after ptep_clear_flush under the PTL: if page_mapcount + 1 + swapped != "
+                        "page_count (a GUP reference, e.g. KVM's, is outstanding) the old entry "
+                        "is put back with set_pte_at and the merge is abandoned; else "
+                        "set_pte_at_notify with the entry made clean and read-only; read at the "
+                        "v6.10 folio conversion diff (stored id 15428381211), whose '-' side is "
+                        "v6.9; no page found mapped (page_vma_mapped_walk fails): skip")
+SRC_KSM_PUT = Source("mm/ksm.c", "cmp_and_merge_page",
+                     via="the scan's reference on the page (the '+ 1' of write_protect_page's "
+                         "check) is dropped once the merge attempt is over; not re-read")
+SRC_MIGRATE = Source("mm/migrate_device.c", "migrate_vma_insert_page",
+                     via="under the PTL, inside __migrate_device_pages' start/end: a present PTE "
+                         "must be the zero page (ptep_clear_flush, then set_pte_at_notify); a "
+                         "none PTE gets a plain set_pte_at, no notifier; anything else aborts; "
+                         "read in a v6.6-v6.9 copy (pte_mkwrite(entry, vma), ptep_get, "
+                         "page_add_new_anon_rmap; stored id 40358397687)")
 
 
 @dataclass(frozen=True)
 class Step:
     label: str
     source: Source
-    act: Act
-    guard: Guard = lambda w, me: True
+    act: Callable
+    guard: Callable | None = None
+    #: this step continues an operation begun by an earlier step (see module docstring)
+    mid: bool = False
+    #: further sources the step was read from (e.g. the slow path of a lookup)
+    also: tuple[Source, ...] = ()
 
 
-def ptl_free(w: World, me: str) -> bool:
-    return w.ptl is None or w.ptl == me
+@dataclass(frozen=True)
+class Actor:
+    """One actor of a race: its kind (``writer``, ``zapper``, ``vcpu``), its steps, its
+    initial local state, and which tracked page it works on."""
+
+    kind: str
+    steps: tuple[Step, ...]
+    local0: tuple = ()
+    page: int = TARGET
 
 
-def _range(w: World) -> tuple[int, int]:
-    return w.hva, w.hva + PAGE_SIZE
+class Ctx:
+    """What steps need besides the state: the memoised machine, the actors, the arch's
+    retry predicate.  Built once per (race, arch)."""
+
+    def __init__(self, machine, actors: tuple[Actor, ...], retry: str) -> None:
+        self.m = machine
+        self.actors = actors
+        self.retry = retry
+        self.vcpus = tuple(i for i, a in enumerate(actors) if a.kind == "vcpu")
+        self.initial_ptes: tuple[HostPte, ...] = ()
 
 
-def _start(w: World, me: str) -> None:
-    """invalidate_range_start, and note it for any fault that already read the sequence."""
-    w.kvm.invalidate_range_start(*_range(w))
-    for actor, loc in w.local.items():
-        if "seq" in loc and not loc.get("done"):
-            loc["invalidated"] = True
+# -- helpers over the scratch state -----------------------------------------------------------
+def set_loc(s: list, me: int, val: tuple) -> None:
+    locs = list(s[LOCS])
+    locs[me] = val
+    s[LOCS] = tuple(locs)
 
 
-def _end(w: World, me: str) -> None:
-    w.kvm.invalidate_range_end(*_range(w))
+def get_page(s: list, pfn: int) -> None:
+    if pfn in NEVER_FREED:
+        return
+    refs = dict(s[REFS])
+    refs[pfn] = refs.get(pfn, 0) + 1
+    s[REFS] = tuple(sorted(refs.items()))
 
 
-# -- mm writer -------------------------------------------------------------------------------
-def writer(trigger: str, wrapped: bool) -> list[Step]:
-    """The trigger's mm caller: start, clear+flush under the PTL, change_pte + set, unlock,
-    end, release the old page (for a CoW the old page stays mapped elsewhere)."""
+def put_page(s: list, pfn: int, n: int = 1) -> None:
+    """Drop n references; a page whose count reaches zero is freed."""
+    if pfn in NEVER_FREED:
+        return
+    refs = dict(s[REFS])
+    refs[pfn] = refs.get(pfn, 0) - n
+    if refs[pfn] <= 0:
+        refs.pop(pfn)
+        s[FREED] = tuple(sorted({*s[FREED], pfn}))
+    s[REFS] = tuple(sorted(refs.items()))
+
+
+def refcount(s, pfn: int) -> int:
+    return dict(s[REFS]).get(pfn, 0)
+
+
+def set_pte(s: list, page: int, pte: HostPte) -> None:
+    host = list(s[HOST])
+    host[page] = pte
+    s[HOST] = tuple(host)
+
+
+def ptl_free(ctx: Ctx, st, me: int) -> bool:
+    return st[PTL] == NO_PTL or st[PTL] == me
+
+
+def _event(ctx: Ctx, kind: str, page: int, pte: HostPte | None = None) -> triggers.Event:
+    hva = ctx.m.hvas[page]
+    return triggers.Event(kind, kind, triggers.SRC_NOTIFY, hva,
+                          hva + (1 if kind == triggers.CHANGE else PAGE_SIZE), pte)
+
+
+def notify(ctx: Ctx, s: list, kind: str, page: int, pte: HostPte | None = None) -> None:
+    s[ARCH], s[KVM] = ctx.m.notify(s[ARCH], s[KVM], _event(ctx, kind, page, pte))
+
+
+def start(ctx: Ctx, s: list, me: int) -> None:
+    """invalidate_range_start of the actor's page; a vCPU fault on that page that has read
+    the sequence and not yet installed is now racing an invalidation."""
+    page = ctx.actors[me].page
+    notify(ctx, s, triggers.START, page)
+    for v in ctx.vcpus:
+        seq, pte, why, outcome = s[LOCS][v]
+        if seq is not None and not outcome and not why and ctx.actors[v].page == page:
+            set_loc(s, v, (seq, pte, "start", outcome))
+
+
+def end(ctx: Ctx, s: list, me: int) -> None:
+    notify(ctx, s, triggers.END, ctx.actors[me].page)
+
+
+def host_changed(ctx: Ctx, s: list, page: int, before: HostPte, me: int) -> None:
+    """After actor me's step changed the primary PTE of page (another page, cleared, or made
+    read-only), any other vCPU that looked the old one up and has not installed yet holds a
+    stale pfn."""
+    after = s[HOST][page]
+    if (before.present, before.pfn) == (after.present, after.pfn) and \
+            not (before.write and not after.write):
+        return
+    for v in ctx.vcpus:
+        seq, pte, why, outcome = s[LOCS][v]
+        if v != me and pte is not None and not outcome and not why and ctx.actors[v].page == page:
+            set_loc(s, v, (seq, pte, "pte", outcome))
+
+
+# -- mm writer ---------------------------------------------------------------------------------
+
+
+def writer(trigger: str, wrapped: bool) -> Actor:
+    """The trigger's mm caller at the gfn's page: start, clear+flush under the PTL,
+    set_pte_at_notify (change_pte, then the new PTE), unlock, end, and what it releases."""
     src = triggers.TRIGGERS[trigger].source
-    new_pte = _new_pte(trigger)
+    new = _new_pte(trigger)
 
-    def lock_clear(w: World, me: str) -> None:
-        w.ptl = me
-        w.host.set_pte(w.hva, NONE_PTE)
+    def lock_clear(ctx: Ctx, s: list, me: int) -> None:
+        old_pfn, _ = s[LOCS][me]
+        s[PTL] = me
+        cur = s[HOST][TARGET]
+        if trigger == "migrate-device-zero" and not cur.present and not cur.special:
+            set_loc(s, me, (old_pfn, "plain"))       # pte_none: a plain set_pte_at follows
+            return
+        if not cur.present or cur.pfn != old_pfn:
+            set_loc(s, me, (old_pfn, True))          # pte_same fails / page no longer mapped
+            return
+        set_pte(s, TARGET, NONE_PTE)                 # ptep_clear_flush
+        if trigger == "ksm-write-protect" and refcount(s, old_pfn) != 1 + 1:
+            set_pte(s, TARGET, cur)                  # an extra reference: put it back, give up
+            set_loc(s, me, (old_pfn, True))
 
-    def change(w: World, me: str) -> None:
-        w.kvm.change_pte(w.hva, new_pte)
-        w.host.set_pte(w.hva, new_pte)
-        w.get_page(new_pte.pfn)
+    def change(ctx: Ctx, s: list, me: int) -> None:
+        old_pfn, skipped = s[LOCS][me]
+        if skipped == "plain":
+            set_pte(s, TARGET, new)                  # set_pte_at: no change_pte
+            return
+        if skipped:
+            return
+        pte = replace(ctx.initial_ptes[TARGET], write=False, dirty=False) \
+            if trigger == "ksm-write-protect" else new
+        notify(ctx, s, triggers.CHANGE, TARGET, pte)
+        set_pte(s, TARGET, pte)
+        if pte.present and trigger != "ksm-write-protect":
+            get_page(s, pte.pfn)
 
-    def unlock(w: World, me: str) -> None:
-        w.ptl = None
+    def unlock(ctx: Ctx, s: list, me: int) -> None:
+        s[PTL] = NO_PTL
 
-    def release(w: World, me: str) -> None:
-        w.put_page(w.local[me]["old"], 2)   # its mapping reference and the caller's hold
+    def release_cow(ctx: Ctx, s: list, me: int) -> None:
+        old_pfn, skipped = s[LOCS][me]
+        put_page(s, old_pfn, 1 if skipped else 2)    # the caller's hold (+ its mapping)
 
+    def release_ksm(ctx: Ctx, s: list, me: int) -> None:
+        put_page(s, s[LOCS][me][0], 1)
+
+    if trigger == "ksm-write-protect":
+        clear_label = "take the PTL; ptep_clear_flush; page-count check"
+        set_label = "set_pte_at_notify: change_pte, then the PTE made read-only and clean"
+        set_src, tail = SRC_KSM_WP, [Step("drop KSM's page reference", SRC_KSM_PUT, release_ksm)]
+        clear_src = SRC_KSM_WP
+    elif trigger == "migrate-device-zero":
+        clear_label = "take the PTL; ptep_clear_flush of the zero page"
+        set_label = "set_pte_at_notify: change_pte, then the device-private entry"
+        set_src, clear_src, tail = SRC_MIGRATE, SRC_MIGRATE, []
+    else:
+        clear_label = "take the PTL; ptep_clear_flush"
+        set_label = "set_pte_at_notify: change_pte, then set the new PTE"
+        set_src, clear_src = triggers.SRC_NOTIFY, SRC_PTL
+        tail = [Step("release the old page", SRC_END_PUT, release_cow)]
     steps = [
-        Step("invalidate_range_start", src, _start),
-        Step("take the PTL; ptep_clear_flush", SRC_PTL, lock_clear, ptl_free),
-        Step("set_pte_at_notify: change_pte, then set the new PTE", triggers.SRC_NOTIFY, change),
-        Step("drop the PTL", SRC_PTL, unlock),
-        Step("invalidate_range_end", src, _end),
-        Step("release the old page", SRC_END_PUT, release),
+        Step("invalidate_range_start", src, start),
+        Step(clear_label, clear_src, lock_clear, ptl_free),
+        Step(set_label, set_src, change, mid=True),
+        Step("drop the PTL", SRC_PTL if trigger == "cow" else clear_src, unlock, mid=True),
+        Step("invalidate_range_end", src, end),
+        *tail,
     ]
     if not wrapped:
         steps = [s for s in steps if not s.label.startswith("invalidate_range")]
-    return steps
+    return Actor("writer", tuple(steps), (None, False))
 
 
 def _new_pte(trigger: str) -> HostPte:
-    pfns = {"cow": triggers.COW_PFN, "ksm-replace-page": triggers.KSM_PFN,
-            "uprobe": triggers.UPROBE_PFN}
     if trigger == "cow":
-        return HostPte(pfn=pfns[trigger], write=True, dirty=True, young=True)
-    return HostPte(pfn=pfns[trigger], write=False, dirty=False, young=False)
+        return HostPte(pfn=triggers.COW_PFN, write=True, dirty=True, young=True)
+    if trigger == "migrate-device-zero":
+        return HostPte(pfn=triggers.DEVICE_PFN, present=False, write=True, dirty=False,
+                       young=False, special="device-private")
+    pfns = {"ksm-replace-page": triggers.KSM_PFN, "uprobe": triggers.UPROBE_PFN}
+    return HostPte(pfn=pfns.get(trigger, 0), write=False, dirty=False, young=False)
 
 
-# -- mm zapper -------------------------------------------------------------------------------
-def zapper() -> list[Step]:
-    """MADV_DONTNEED of the page: start, clear the PTE (page kept in the gather batch), end,
-    then tlb_finish_mmu frees what it gathered."""
+# -- mm zapper ---------------------------------------------------------------------------------
+def zapper(page: int = TARGET) -> Actor:
+    """MADV_DONTNEED of one page: start, clear the PTE (a normal page kept in the gather
+    batch), end, then tlb_finish_mmu frees what it gathered."""
 
-    def clear(w: World, me: str) -> None:
-        pte = w.host.pte(w.hva)
-        if pte.present:
-            w.local[me]["gathered"] = pte.pfn
-        w.host.set_pte(w.hva, NONE_PTE)
+    def clear(ctx: Ctx, s: list, me: int) -> None:
+        pte = s[HOST][page]
+        gathered = pte.pfn if pte.present and pte.pfn not in NEVER_FREED else None
+        set_loc(s, me, (gathered,))
+        set_pte(s, page, NONE_PTE)
 
-    def finish(w: World, me: str) -> None:
-        pfn = w.local[me].pop("gathered", None)
+    def finish(ctx: Ctx, s: list, me: int) -> None:
+        (pfn,) = s[LOCS][me]
         if pfn is not None:
-            w.put_page(pfn)
+            put_page(s, pfn)
 
-    return [
-        Step("invalidate_range_start", SRC_ZAP_START, _start),
+    return Actor("zapper", (
+        Step("invalidate_range_start", SRC_ZAP_START, start),
         Step("take the PTL; clear the PTE; drop the PTL", SRC_ZAP_PTE, clear, ptl_free),
-        Step("invalidate_range_end", SRC_ZAP_START, _end),
+        Step("invalidate_range_end", SRC_ZAP_START, end),
         Step("tlb_finish_mmu: free the gathered page", SRC_TLB_FINISH, finish),
-    ]
+    ), (None,), page)
 
 
-# -- vCPU fault --------------------------------------------------------------------------------
-class _Frozen:
-    """The host as the fault saw it when it looked the pfn up (possibly stale by now)."""
-
-    def __init__(self, pte: HostPte) -> None:
-        self._pte = pte
-
-    def pte(self, hva: int) -> HostPte:
-        return self._pte
-
-    def mapping_pages(self, hva: int) -> int:
-        return 1
-
-    def break_cow(self, hva: int, why: str) -> HostPte:
-        raise CannotExist("the write lookup would break CoW inside the fault", SRC_GUP)
+# -- vCPU fault ----------------------------------------------------------------------------------
+def gup_fast_ok(st) -> bool:
+    """hva_to_pfn_fast succeeds without the PTL only on a present, writable PTE."""
+    pte = st[HOST][TARGET]
+    return pte.present and pte.write
 
 
-def vcpu_fault(retry_check: bool = True) -> list[Step]:
-    """A guest read fault on the gfn: read the sequence, look the pfn up (GUP), then under
-    mmu_lock check for a racing invalidation and install through the arch's fault path."""
+def vcpu_fault(retry: str | None, source: Source | None = None) -> Actor:
+    """A guest read fault on the gfn: read the sequence, look the pfn up (GUP-fast without
+    any lock when the PTE is writable, else the slow path under the PTL), then under mmu_lock
+    make the arch's retry check (``retry``: kvmspte.kvm.RETRY_VM or RETRY_GFN; None: no
+    check, a deliberately broken fault path) and install through the arch's fault path.
+    Local state: (sequence read, pte looked up, why it went stale, outcome)."""
 
-    def read_seq(w: World, me: str) -> None:
-        w.local[me].update(seq=w.kvm.mmu_invalidate_seq, invalidated=False)
+    def read_seq(ctx: Ctx, s: list, me: int) -> None:
+        set_loc(s, me, (s[KVM][SEQ], None, "", ""))
 
-    def gup(w: World, me: str) -> None:
-        pte = w.host.pte(w.hva)
-        if not pte.present:            # the host faults a fresh page in (no notifier)
-            pte = HostPte(pfn=w.next_pfn, write=True, dirty=True, young=True)
-            w.next_pfn += 1
-            w.host.set_pte(w.hva, pte)
-            w.get_page(pte.pfn)
-        w.get_page(pte.pfn)
-        w.local[me]["pfn"] = pte.pfn
-        w.local[me]["pte"] = pte.to_dict()
+    def lookup_guard(ctx: Ctx, st, me: int) -> bool:
+        return gup_fast_ok(st) or st[PTL] == NO_PTL
 
-    def install(w: World, me: str) -> None:
-        loc = w.local[me]
-        loc["done"] = True
-        if retry_check and w.kvm.invalidate_retry(loc["seq"], w.gfn):
-            loc["outcome"] = "retry"
+    def lookup(ctx: Ctx, s: list, me: int) -> None:
+        pte = s[HOST][TARGET]
+        if not pte.present:           # the host faults the page in: the zero page, read-only
+            pte = HostPte(pfn=triggers.ZERO_PFN, write=False, dirty=False, young=True,
+                          special="zero")
+            set_pte(s, TARGET, pte)
+        get_page(s, pte.pfn)
+        seq = s[LOCS][me][0]
+        set_loc(s, me, (seq, pte, "", ""))
+
+    def install(ctx: Ctx, s: list, me: int) -> None:
+        seq, pte, why, _ = s[LOCS][me]
+        k = s[KVM]
+        if retry == kvm.RETRY_VM and kvm.retry_vm(k[IN_PROGRESS], k[SEQ], seq) or \
+                retry == kvm.RETRY_GFN and kvm.retry_gfn(k[IN_PROGRESS], k[RSTART], k[REND],
+                                                         k[SEQ], seq, ctx.m.gfns[TARGET]):
+            set_loc(s, me, (seq, pte, why, "retry"))
             return
-        if loc["invalidated"]:
-            w.stale.append(f"{me} installed pfn {loc['pfn']:#x}, invalidated after it read "
-                           f"mmu_invalidate_seq {loc['seq']}")
-        pte = _pte_from(loc["pte"])
-        try:
-            w.arch.fault_in(w.slot, w.gfn, _Frozen(pte), False)
-            loc["outcome"] = "installed"
-        except CannotExist:
-            loc["outcome"] = "aborted"
+        if why and not s[STALE]:
+            after = ("an invalidation began after it read mmu_invalidate_seq "
+                     f"{seq}" if why == "start" else
+                     "the primary PTE changed after its lookup, with no invalidation to "
+                     "tell it")
+            s[STALE] = f"a vCPU installed pfn {pte.pfn:#x} although {after}"
+        s[ARCH], outcome = ctx.m.fault(s[ARCH], ctx.m.gfns[TARGET], pte)
+        set_loc(s, me, (seq, pte, why, outcome))
 
-    def release(w: World, me: str) -> None:
-        w.put_page(w.local[me]["pfn"])
+    def release(ctx: Ctx, s: list, me: int) -> None:
+        put_page(s, s[LOCS][me][1].pfn)
 
-    check = "retry check, " if retry_check else "NO retry check, "
-    return [
+    check = f"{retry}" if retry else "NO retry check"
+    return Actor("vcpu", (
         Step("read mmu_invalidate_seq", SRC_SEQ, read_seq),
-        Step("look up the host pfn (GUP takes a reference)", SRC_GUP, gup, ptl_free),
-        Step(f"take mmu_lock; {check}install via the arch fault path", SRC_RETRY, install),
+        Step("look up the host pfn (GUP-fast if the PTE is writable, else under the PTL)",
+             SRC_GUP_FAST, lookup, lookup_guard, also=(SRC_GUP_SLOW,)),
+        Step(f"take mmu_lock; {check}; install via the arch fault path",
+             source or kvm.SRC_RETRY, install),
         Step("release the GUP reference", SRC_RELEASE, release),
-    ]
+    ), (None, None, "", ""))
 
 
-def _pte_from(d: dict) -> HostPte:
-    return HostPte(pfn=int(d["pfn"], 16), present=d["present"], write=d["write"],
-                   dirty=d["dirty"], young=d["young"], exec=d["exec"])

@@ -1,78 +1,154 @@
-"""The explored world: one VM's secondary MMU (an arch model), the generic KVM
-state, the primary MMU, page reference counts and the actors' program counters."""
+"""The explored world as one compact hashable value, and the memoised machine behind it.
+
+A state is a plain tuple (indices below): the actors' program counters and local states,
+the holder of the page-table lock, the generic KVM notifier counters, the host PTEs of the
+two tracked pages (the gfn under test and its neighbour in the same last-level table), page
+reference counts, freed pages, the first stale install seen, and the id of the secondary
+MMU's state.  Secondary-MMU states are interned: each distinct arch state (its snapshot) is
+stored once, and every KVM/arch operation is memoised on (arch id, KVM counters, operation),
+so the arch models run only the first time an operation meets a state.
+"""
 
 from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass, field
 
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import Kvm, Memslot
+from kvmspte import engine, triggers
+from kvmspte.host import HostPte
+from kvmspte.kvm import Kvm
+from kvmspte.model import CannotExist, Mapping
+from kvmspte.source import Source
 from kvmspte.trace import Trace
 
 NONE_PTE = HostPte(pfn=0, present=False, write=False, dirty=False, young=False)
+
+# state layout
+PCS, LOCS, PTL, KVM, HOST, REFS, FREED, STALE, ARCH = range(9)
+#: KVM counter layout (kvmspte.kvm.Kvm.state)
+ACTIVE, IN_PROGRESS, SEQ, RSTART, REND = range(5)
+TARGET, NEIGHBOUR = 0, 1          # indices of the tracked pages in HOST
+NO_PTL = -1
+#: pages that are never freed: the shared zero page (vm_normal_page gives no page for it)
+NEVER_FREED = frozenset({triggers.ZERO_PFN})
 
 
 class QuietTrace(Trace):
     """The explorer keeps no per-step trace of the models (its own steps cite sources)."""
 
-    def _add(self, actor, kind, text, source) -> None:
-        if kind == "warn":
-            self.warnings.append(text)
-
     def __init__(self) -> None:
         super().__init__()
         self.warnings: list[str] = []
 
+    def _add(self, actor, kind, text, source) -> None:
+        if kind == "warn":
+            self.warnings.append(text)
 
-@dataclass
-class World:
-    arch: object
-    kvm: Kvm
-    host: HostMM
-    slot: Memslot
-    gfn: int
-    actors: tuple[str, ...]
-    pcs: dict[str, int] = field(default_factory=dict)
-    local: dict[str, dict] = field(default_factory=dict)
-    ptl: str | None = None               # holder of the page-table lock of the hva
-    refs: dict[int, int] = field(default_factory=dict)
-    freed: set[int] = field(default_factory=set)
-    next_pfn: int = 0xB0000               # fresh pages the host allocates
-    stale: list[str] = field(default_factory=list)   # stale installs seen (no-stale-install)
 
-    @property
-    def hva(self) -> int:
-        return self.slot.gfn_to_hva(self.gfn)
+#: kvm_flush_remote_tlbs makes KVM_REQ_TLB_FLUSH of every vCPU, kicks those in guest mode and
+#: waits for them (KVM_REQUEST_WAIT); each serves the request before it re-enters the guest.
+#: So once a notifier handler's flush returns, no guest access uses what the flush drops.
+SRC_FLUSH_SERVED = Source("virt/kvm/kvm_main.c", "kvm_flush_remote_tlbs",
+                          via="kvm_make_all_cpus_request(KVM_REQ_TLB_FLUSH), a KVM_REQUEST_WAIT "
+                              "request (include/linux/kvm_host.h); not re-read for v6.9")
 
-    def clone(self) -> "World":
-        return pickle.loads(pickle.dumps(self, pickle.HIGHEST_PROTOCOL))
 
-    def put_page(self, pfn: int, n: int = 1) -> None:
-        """Drop n references; a page whose count reaches zero is freed."""
-        self.refs[pfn] = self.refs.get(pfn, 0) - n
-        if self.refs[pfn] <= 0:
-            self.refs.pop(pfn)
-            self.freed.add(pfn)
+class Machine:
+    """The arch model and the generic KVM layer of one (race, arch), memoised.  A notifier
+    handler that flushed remote TLBs is followed by the arch's serve_tlb_flush
+    (SRC_FLUSH_SERVED)."""
 
-    def get_page(self, pfn: int) -> None:
-        self.refs[pfn] = self.refs.get(pfn, 0) + 1
+    def __init__(self, run: engine.Run) -> None:
+        self.slots = list(run.kvm.memslots)
+        self.gfns = (run.gfn, run.neighbour_gfn)
+        self.hvas = tuple(self.slots[0].gfn_to_hva(g) for g in self.gfns)
+        self._blobs: list[bytes] = []
+        self._ids: dict[str, int] = {}
+        self._memo: dict = {}
+        self._lookups: dict = {}
+        self.misses = 0
+        self.arch0 = self.intern(run.arch)
+        self.kvm0 = run.kvm.state()
 
-    def fingerprint(self) -> str:
-        k = self.kvm
-        state = {
-            "pcs": [self.pcs[a] for a in self.actors],
-            "local": self.local,
-            "ptl": self.ptl,
-            "kvm": [k.mn_active_invalidate_count, k.mmu_invalidate_in_progress,
-                    k.mmu_invalidate_seq, k.mmu_invalidate_range_start,
-                    k.mmu_invalidate_range_end],
-            "host": self.host.pte(self.hva).to_dict(),
-            "refs": sorted(self.refs.items()),
-            "freed": sorted(self.freed),
-            "next_pfn": self.next_pfn,
-            "stale": self.stale,
-            "mmu": self.arch.snapshot(),
-        }
-        return json.dumps(state, sort_keys=True, default=str)
+    def intern(self, arch) -> int:
+        key = json.dumps(arch.snapshot(), sort_keys=True, default=str)
+        aid = self._ids.get(key)
+        if aid is None:
+            aid = self._ids[key] = len(self._blobs)
+            self._blobs.append(pickle.dumps(arch, pickle.HIGHEST_PROTOCOL))
+        return aid
+
+    def thaw(self, aid: int, ks: tuple) -> Kvm:
+        arch = pickle.loads(self._blobs[aid])
+        k = Kvm(arch, list(self.slots), QuietTrace())
+        k.set_state(ks)
+        return k
+
+    def notify(self, aid: int, ks: tuple, ev: triggers.Event) -> tuple[int, tuple]:
+        """A notifier event through kvm_main.c and the arch hooks."""
+        key = (aid, ks, ev.kind, ev.start, ev.end, ev.pte)
+        hit = self._memo.get(key)
+        if hit is None:
+            self.misses += 1
+            k = self.thaw(aid, ks)
+            engine.apply_notifier(k, ev)
+            if k.remote_flushes:
+                # the flush request is served before any vCPU runs the guest again
+                k.arch.serve_tlb_flush()
+            hit = self._memo[key] = (self.intern(k.arch), k.state())
+        return hit
+
+    def fault(self, aid: int, gfn: int, pte: HostPte) -> tuple[int, str]:
+        """The arch's fault path installing what the vCPU looked up (a read fault)."""
+        key = (aid, "fault", gfn, pte)
+        hit = self._memo.get(key)
+        if hit is None:
+            self.misses += 1
+            k = self.thaw(aid, self.kvm0)
+            try:
+                k.arch.fault_in(self.slots[0], gfn, Frozen(pte), False)
+                outcome = "installed"
+            except CannotExist:
+                outcome = "aborted"
+            hit = self._memo[key] = (self.intern(k.arch), outcome)
+        return hit
+
+    def lookup(self, aid: int, gfn: int) -> Mapping | None:
+        key = (aid, gfn)
+        if key not in self._lookups:
+            self._lookups[key] = pickle.loads(self._blobs[aid]).lookup(gfn)
+        return self._lookups[key]
+
+    def arch(self, aid: int):
+        return pickle.loads(self._blobs[aid])
+
+
+class Frozen:
+    """The host as the fault saw it when it looked the pfn up (possibly stale by now)."""
+
+    def __init__(self, pte: HostPte) -> None:
+        self._pte = pte
+
+    def pte(self, hva: int) -> HostPte:
+        return self._pte
+
+    def mapping_pages(self, hva: int) -> int:
+        return 1
+
+    def break_cow(self, hva: int, why: str) -> HostPte:
+        raise CannotExist("the write lookup would break CoW inside the fault",
+                          engine.SRC_WP_PAGE)
+
+
+def describe_pte(p: HostPte) -> str:
+    if not p.present:
+        return "nothing" if not p.special else f"a non-present {p.special} entry"
+    return f"pfn {p.pfn:#x} ({'rw' if p.write else 'ro'})"
+
+
+def dumps(st: tuple) -> str:
+    """A readable rendering of a state (for debugging and the docs)."""
+    return json.dumps({"pcs": st[PCS], "locs": [list(map(str, x)) for x in st[LOCS]],
+                       "ptl": st[PTL], "kvm": st[KVM], "host": [describe_pte(p) for p in st[HOST]],
+                       "refs": st[REFS], "freed": st[FREED], "stale": st[STALE],
+                       "arch": st[ARCH]}, default=str)

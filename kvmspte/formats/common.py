@@ -30,8 +30,9 @@ def rows(report) -> list[tuple[str, ...]]:
         verdict = r.verdict
         if r.expected is not None and not r.matches:
             verdict = f"{r.verdict} (expected {r.expected})"
-        hook = "-" if r.verdict == "n/a" else ("yes" if r.reached_arch_hook else "no")
-        flush = "-" if r.verdict == "n/a" else ("yes" if r.flush else "no")
+        ran = r.verdict not in ("n/a", "error")
+        hook = "yes" if r.reached_arch_hook else "no" if ran else "-"
+        flush = "yes" if r.flush else "no" if ran else "-"
         out.append((r.arch, verdict, hook, flush, what(r)))
     return out
 

@@ -1,24 +1,20 @@
-"""Plain text: what a pipe or NO_COLOR gets; no escape codes, no rich import."""
+"""Plain text: what a pipe or NO_COLOR gets; no escape codes, no rich import.
+
+Laid out for ``width`` columns (80 when piped): the last column wraps inside
+itself, and the scenario line wraps with a two-space indent.
+"""
 
 from __future__ import annotations
 
 from kvmspte.formats.common import HEADERS, by_scenario, scenario_line
+from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS) - 1)]
-    lines = []
-    for row in [HEADERS, *rows]:
-        cells = [c.ljust(w) for c, w in zip(row, widths)] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
-def render_text(report) -> str:
+def render_text(report, *, width: int = PIPE_WIDTH) -> str:
     out: list[str] = []
     for sc, rows in by_scenario(report):
         if out:
             out.append("")
-        out.append(scenario_line(sc))
-        out.extend(_table(rows))
+        out.extend(wrap(scenario_line(sc), width, "", "  "))
+        out.extend(table(HEADERS, rows, width))
     return "\n".join(out) + "\n"

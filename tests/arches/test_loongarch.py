@@ -7,6 +7,7 @@ from kvmspte.arches.loongarch import Model
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.pagetable import Leaf, MemoryCache
+from kvmspte.release import Release
 from kvmspte.scenario import catalogue
 from kvmspte.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
@@ -234,3 +235,74 @@ def test_huge_scenarios_really_started_huge():
     res = run_named("ksm-merge-huge", Model)
     text = [s.text for s in res.trace if s.actor == "arch"]
     assert any("reset the 2M entry" in t for t in text)
+
+
+# -- releases (kvmspte.release switch points) ----------------------------------------------
+PMD = 1 << 21
+
+
+def at(kernel, thp=False):
+    return (Model(Trace(), None, Release.parse(kernel)),
+            HostMM(0x7F0000000000, 0x1000, 0x80000, thp=thp))
+
+
+def test_arrives_at_6_7_with_an_inferred_body():
+    # 752e2cd7b4fb "LoongArch: KVM: Implement kvm mmu operations" (v6.7). Its kvm_set_spte_gfn
+    # was not read at 6.7: inferred from the v6.9-rc text (removal diff, blob a556cff35740) as
+    # the 6.8 pull [37792540329] changes mmu.c only by 7ab6fb505b2a and 6.9's [20983237577] not.
+    assert (Model.arrived.since, Model.arrived.commit) == (Release(6, 7), "752e2cd7b4fb")
+    assert "not read at v6.7" in Model.arrived.source.via
+    assert [str(r) for r in Model.switches.releases()] == ["v6.8"]
+
+
+@pytest.mark.parametrize("base_gfn, npages, uaddr", [
+    (0x100000, 0x1000, 0x7F0000000000),          # everything PMD aligned
+    (0x100010, 0x1000, 0x7F0000010000),          # same offset, unaligned head and tail
+    (0x100010, 0x1000, 0x7F0000020000),          # offsets differ within the PMD
+    (0x100010, 0x300, 0x7F0000010000),           # no whole PMD inside
+    (0x100010, 0x3F0, 0x7F0000010000),           # exactly up to a PMD boundary
+])
+def test_6_7_huge_page_check_gives_the_6_8_answer_for_every_hva(base_gfn, npages, uaddr):
+    # 7ab6fb505b2a (v6.8), read as posted [1600288028]: the '-' side (6.7) checks the gpa/hva
+    # offset and that the hva's PMD lies in the slot; the '+' side precomputes
+    # KVM_MEM_HUGEPAGE_CAPABLE/INCAPABLE. Same answer, so no behaviour switch, only the text.
+    slot = Memslot(0, base_gfn, npages, uaddr)
+    old, _ = at("6.7")
+    new, _ = at("6.8")
+    for page in range(0, npages, 0x10):
+        hva = uaddr + (page << 12)
+        assert old.supports_huge(slot, hva, False)[0] == new.supports_huge(slot, hva, False)[0]
+    assert "KVM_MEM_HUGEPAGE" not in old.supports_huge(slot, uaddr, False)[1]
+
+
+def test_6_7_fault_cites_its_own_huge_page_check_and_maps_the_same_2m_block():
+    # The 6.7 fault_supports_huge_mapping ([1600288028] '-' side) and host_pfn_mapping_level
+    # map a THP-backed aligned slot with a 2 MiB entry, as at v6.8/v6.9.
+    for kernel, release in (("6.7", "v6.7"), ("6.8", "v6.9")):
+        m, host = at(kernel, thp=True)
+        got = m.fault_in(SLOT, GFN, host, write=False)
+        assert got.pages == 512
+        assert (got.source.function, got.source.release) == ("fault_supports_huge_mapping",
+                                                             release)
+        assert {s.source.release for s in m.trace.steps} == {release}
+
+
+@pytest.mark.parametrize("kernel", ["6.7", "6.8", "6.9"])
+def test_set_spte_and_unmap_are_the_same_in_every_release(kernel):
+    # kvm_unmap_gfn_range (flag 0, no table freed) then kvm_set_spte_gfn on the absent entry:
+    # write 0, false; no release 6.7..6.9 changes either (pulls [37792540329], [20983237577]).
+    m, host = at(kernel)
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.unmap_gfn_range(one(GFN)) is True
+    pages = len(m.pt.pages)
+    assert m.set_spte_gfn(one(GFN, HostPte(0xC0000, write=True, dirty=True))) is False
+    assert len(m.pt.pages) == pages and m.lookup(GFN) is None
+
+
+def test_hooks_at_6_7_drop_the_empty_prepare_memory_region():
+    # In 6.7 kvm_arch_prepare_memory_region returned 0 ([1600288028] '-' side); from 6.8 it
+    # computes the hugepage flags, so it is one of the fault path's sources.
+    old = Model.hooks_at(Release(6, 7))["fault_in"]
+    assert "kvm_arch_prepare_memory_region" not in {s.function for s in old}
+    assert all(s.release == "v6.7" for s in old if s.file == la.MMU_C)
+    assert Model.hooks_at(Release(6, 8)) == Model.hooks

@@ -10,6 +10,7 @@ from kvmspte.arches import mips
 from kvmspte.arches.mips import Model
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
+from kvmspte.release import Release
 from kvmspte.scenario import catalogue
 from kvmspte.trace import Trace
 from tests.conftest import run_named
@@ -348,3 +349,181 @@ def test_pgd_index_is_cited_from_the_generic_header():
     assert ("include/linux/pgtable.h", "pgd_index") in cited
     assert ("arch/mips/include/asm/pgtable-64.h", "PTRS_PER_PGD") in cited
     assert not any(f.endswith("pgtable-64.h") and "pgd_index" in fn for f, fn in cited)
+
+
+# -- releases (kvmspte.release switch points) ----------------------------------------------
+
+
+def at(kernel):
+    m = Model(Trace(), None, Release.parse(kernel))
+    host = HostMM(BASE_HVA, 0x1000, 0x80000, thp=False,
+                  pte=HostPte(pfn=0, write=True, dirty=True, young=True))
+    return m, host
+
+
+def flushes(m):
+    return [s for s in m.trace.steps if s.kind == "flush"]
+
+
+def test_arrives_at_4_11_with_kvm_cap_sync_mmu():
+    # 411740f5422a "KVM: MIPS/MMU: Implement KVM_CAP_SYNC_MMU" (v4.11), read as posted
+    # <20170202124533.32312-1-james.hogan@imgtec.com> [48239875303]: the patch defines
+    # KVM_ARCH_WANT_MMU_NOTIFIER and adds kvm_set_spte_hva; before it MIPS had no notifier.
+    assert Model.arrived.since == Release(4, 11) and Model.arrived.commit == "411740f5422a"
+    assert Model.arrived.source.function == "kvm_set_spte_hva"
+    assert "48239875303" in Model.arrived.source.via
+    assert [str(r) for r in Model.switches.releases()] == ["v4.12", "v5.0", "v5.13", "v6.6"]
+
+
+@pytest.mark.parametrize("kernel", ["4.11", "4.20", "5.0", "5.12"])
+def test_before_5_13_set_spte_hva_flushes_itself_and_gives_generic_code_nothing(kernel):
+    # v4.11 [48239875303]: kvm_set_spte_hva runs kvm_set_spte_handler through
+    # handle_hva_to_gpa and calls kvm_mips_callbacks->flush_shadow_all itself when the
+    # handler returns 1 (flush_shadow_all, not flush_shadow_memslot); void until 748c0e312fce
+    # (v5.0, [31375062387]) made it return 0 after that flush.
+    m, host = at(kernel)
+    m.fault_in(SLOT, G, host, write=True)
+    before = len(flushes(m))
+    assert m.set_spte_gfn(change(G, HostPte(0xC0000, write=True, dirty=True))) is False
+    new = flushes(m)[before:]
+    assert len(new) == 1 and "flush_shadow_all" in new[0].text
+    ret = m.trace.steps[-1]
+    if Release.parse(kernel) >= Release(5, 0):
+        assert "returns 0" in ret.text and ret.source.release == "v5.0"
+    else:
+        assert "void" in ret.text and ret.source.release == "v4.11"
+    assert bits(m, G) and m.pt.lookup(G)[0].pfn == 0xC0000
+
+
+def test_from_5_13_the_flag_goes_to_generic_code_and_mips_does_not_flush():
+    # fe9a5b055116 "KVM: MIPS: defer flush to generic MMU notifier code" (read as
+    # <20210402155807.49976-5-pbonzini@redhat.com> [1301526765]) then d923ff258423, both
+    # v5.13; merged text [15739782074]: kvm_set_spte_gfn returns the handler's flag.
+    for kernel, flag in (("5.12", False), ("5.13", True)):
+        m, host = at(kernel)
+        m.fault_in(SLOT, G, host, write=True)
+        before = len(flushes(m))
+        assert m.set_spte_gfn(change(G, HostPte(0xC0000, write=True, dirty=True))) is flag
+        assert (len(flushes(m)) > before) is (not flag)
+
+
+def test_no_flush_before_5_13_when_the_handler_says_none_is_needed():
+    # v4.11 [48239875303]: flush_shadow_all only when the handler returned 1; an absent old
+    # pte (after the unmap) returns 0.
+    m, host = at("4.19")
+    m.fault_in(SLOT, G, host, write=True)
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    before = len(flushes(m))
+    assert m.set_spte_gfn(change(G, HostPte(0xC0000, write=True, dirty=True))) is False
+    assert len(flushes(m)) == before
+    assert m.pt.lookup(G)[0].pfn == 0xC0000      # still stored: the table survived
+
+
+@pytest.mark.parametrize("kernel, ret, arch_flush", [
+    ("4.11", False, True), ("5.12", False, True), ("5.13", True, False), ("6.9", True, False)])
+def test_unmap_flushes_itself_before_5_13_and_returns_true_after(kernel, ret, arch_flush):
+    # v4.11 [48239875303]: kvm_unmap_hva_range calls flush_shadow_all unconditionally and
+    # returns 0; from fe9a5b055116 (v5.13, [1301526765], merged [15739782074]) it returns 1/true.
+    m, host = at(kernel)
+    m.fault_in(SLOT, G, host, write=True)
+    before = len(flushes(m))
+    assert m.unmap_gfn_range(GfnRange(SLOT, G, G + 1)) is ret
+    assert (len(flushes(m)) > before) is arch_flush
+
+
+@pytest.mark.parametrize("kernel", ["4.11", "5.4", "5.13", "6.5", "6.9"])
+def test_exclusive_end_into_the_inclusive_flush_in_every_release(kernel):
+    # 4.11: handle_hva_to_gpa's gfn_end = hva_to_gfn(hva_end + PAGE_SIZE - 1) is exclusive
+    # [48239875303] and kvm_mips_flush_gpa_pt takes the last page [48095374275]; 5.13+ passes
+    # range->end [15739782074], v6.9 blob 467ee6b95ae1: the gfn after the range is cleared too.
+    m, host = at(kernel)
+    for g in (G, G + 1, G + 2):
+        m.fault_in(SLOT, g, host, write=False)
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    assert present_gfns(m) == [G + 2]
+
+
+@pytest.mark.parametrize("kernel", ["4.11", "5.12", "6.9"])
+def test_a_table_is_freed_only_when_the_flush_covers_all_its_slots_in_every_release(kernel):
+    # kvm_mips_flush_gpa_pte/_pmd: "safe to remove" only for i_min == 0 && i_max == last,
+    # unchanged from the 4.11 GPA page-table patch [48095374275] to v6.9.
+    m, host = at(kernel)
+    m.fault_in(SLOT, G, host, write=False)
+    m.unmap_gfn_range(GfnRange(SLOT, 0x100200, 0x100200 + 511))   # end used as the last page
+    assert sorted(p.depth for p in m.pt.pages.values()) == [1, 2]
+    m2, host2 = at(kernel)
+    m2.fault_in(SLOT, G, host2, write=False)
+    m2.unmap_gfn_range(GfnRange(SLOT, 0x100200, 0x100200 + 510))
+    assert sorted(p.depth for p in m2.pt.pages.values()) == [0, 1, 2]
+
+
+def test_vz_fault_entry_from_4_12_trap_and_emulate_in_4_11():
+    # 4.11 is trap-and-emulate only: kvm_mips_map_page serves kvm_mips_handle_kseg0_tlb_fault
+    # (GPA page-table series [48095374275]); the model follows VZ from 4.12 (VZ series,
+    # kvm_mips_4.12_1; release inferred), whose root TLB fault handler invalidates the entry.
+    m, host = at("4.11")
+    m.fault_in(SLOT, G, host, write=False)
+    assert not flushes(m)
+    assert m.trace.steps[-1].source.function == "kvm_mips_handle_kseg0_tlb_fault"
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    assert flushes(m)[-1].source.function == "kvm_trap_emul_flush_shadow_all"
+    m2, host2 = at("4.12")
+    m2.fault_in(SLOT, G, host2, write=False)
+    assert "kvm_vz_host_tlb_inv" in flushes(m2)[-1].text
+    m2.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    assert flushes(m2)[-1].source.function == "kvm_vz_flush_shadow_all"
+
+
+@pytest.mark.parametrize("kernel, releases", [
+    ("4.11", {"v4.11"}), ("5.12", {"v4.11", "v4.12", "v5.0"}), ("6.5", {"v5.13"}),
+    ("6.6", {"v6.9"}), ("6.9", {"v6.9"})])
+def test_steps_cite_the_code_of_the_release_run(kernel, releases):
+    # Brief: a step of an older path cites the copy read for that era: the 4.11 series
+    # [48239875303]/[48095374275] (and 748c0e312fce, VZ flush text [1681812942]) before 5.13,
+    # the merged 5.13 text [15739782074] until 3e1efe2b67d3 (v6.6), the v6.9 copy after.
+    m, host = at(kernel)
+    m.fault_in(SLOT, G, host, write=True)
+    m.unmap_gfn_range(GfnRange(SLOT, G, G + 1))
+    m.set_spte_gfn(change(G, HostPte(0xC0000, write=True, dirty=True)))
+    m.fault_in(SLOT, G, host, write=True)
+    m.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True)))
+    assert {s.source.release for s in m.trace.steps} <= releases
+    assert {s.source.release for s in m.trace.steps} & releases
+
+
+def test_hooks_at_names_the_hva_functions_before_5_13():
+    # v4.11 [48239875303]: kvm_set_spte_hva -> handle_hva_to_gpa -> kvm_set_spte_handler;
+    # kvm_unmap_hva_range -> kvm_unmap_hva_handler; v5.13 merged text [15739782074]; v6.6+
+    # is the v6.9 table the model had before.
+    old = Model.hooks_at(Release(4, 19))
+    assert [s.function for s in old["set_spte_gfn"][:3]] == [
+        "kvm_set_spte_hva", "handle_hva_to_gpa", "kvm_set_spte_handler"]
+    assert old["set_spte_gfn"][-1].function == "kvm_vz_flush_shadow_all"
+    assert [s.function for s in old["unmap_gfn_range"][:3]] == [
+        "kvm_unmap_hva_range", "handle_hva_to_gpa", "kvm_unmap_hva_handler"]
+    assert Model.hooks_at(Release(4, 11))["set_spte_gfn"][-1].function == \
+        "kvm_trap_emul_flush_shadow_all"
+    assert Model.hooks_at(Release(5, 0))["set_spte_gfn"][0].release == "v5.0"
+    mid = Model.hooks_at(Release(5, 13))
+    assert mid["set_spte_gfn"][0].function == "kvm_set_spte_gfn"
+    assert mid["set_spte_gfn"][0].release == "v5.13"
+    assert Model.hooks_at(Release(6, 6)) == Model.hooks_at(Release(6, 9)) == Model.hooks
+
+
+@pytest.mark.parametrize("kernel", ["4.11", "5.12", "6.9"])
+def test_read_only_dirty_logged_slot_is_left_writable_and_the_guest_writes_it(kernel):
+    # Finding. kvm_set_spte_handler (v4.11, [48239875303]) / kvm_set_spte_gfn (merged
+    # [15739782074], v6.9 blob 467ee6b95ae1): dirty logging with a clean old pte -> pte_mkclean,
+    # else-if read-only -> pte_wrprotect; after the unmap the old pte is 0 (clean), so a writable
+    # host pte keeps _PAGE_WRITE. _kvm_mips_map_page_fast (same copies) then only checks
+    # pte_write before pte_mkdirty: the guest's write to the read-only slot needs no exit.
+    m, host = at(kernel)
+    m.fault_in(BOTH, G, host, write=False)
+    assert "_PAGE_WRITE" not in bits(m, G)                 # the fault path honours READONLY
+    m.unmap_gfn_range(GfnRange(BOTH, G, G + 1))
+    m.set_spte_gfn(change(G, HostPte(0xD0000, write=True, dirty=True), BOTH))
+    assert "_PAGE_WRITE" in bits(m, G)
+    assert m.fault_in(BOTH, G, host, write=True).pages == 1
+    assert {"_PAGE_DIRTY", "_PAGE_MODIFIED"} <= bits(m, G)
+    assert any("fast path: set_pte(pte_mkdirty)" in s.text for s in m.trace.steps)
+    assert any("KVM_MEM_READONLY" in f and "no MMIO exit" in f for f in Model.findings)

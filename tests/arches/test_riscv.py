@@ -6,6 +6,7 @@ from kvmspte.arches.riscv import EEXIST, ENOMEM, Model
 from kvmspte.host import HostMM, HostPte
 from kvmspte.kvm import GfnRange, Memslot
 from kvmspte.pagetable import MemoryCache
+from kvmspte.release import Release
 from kvmspte.scenario import catalogue
 from kvmspte.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
@@ -234,3 +235,98 @@ def test_catalogue_verdicts(name):
     assert change.new == {"level": "level 0", "pfn": hex(CHANGES[name]), "perms": "r-x",
                           "dirty": True, "young": True,
                           "bits": ["_PAGE_PRESENT", "_PAGE_USER"]}
+
+
+# -- releases (kvmspte.release switch points) ----------------------------------------------
+
+def at(kernel, hugetlb_shift=None):
+    m = Model(Trace(), None, Release.parse(kernel))
+    m.hugetlb_shift = hugetlb_shift
+    return m, HostMM(0x7F0000000000, 0x1000, 0x80000, thp=False)
+
+
+def test_arrives_at_5_16():
+    # First RISC-V KVM release, read in the v5.16 full copy of arch/riscv/kvm/mmu.c
+    # [242339156] (stage2_* names, private kvm_mmu_page_cache): kvm_set_spte_gfn is there.
+    assert Model.arrived.since == Release(5, 16)
+    assert Model.arrived.source.function == "kvm_set_spte_gfn"
+    assert "242339156" in Model.arrived.source.via
+    assert [str(r) for r in Model.switches.releases()] == ["v5.17", "v5.19", "v6.0", "v6.6"]
+
+
+@pytest.mark.parametrize("kernel", ["5.16", "5.17", "5.19", "6.0", "6.9"])
+def test_every_release_reinstalls_read_exec_after_the_unmap_and_frees_no_table(kernel):
+    # 5.16 [242339156]: stage2_unmap_range clears only the leaf (stage2_op_pte frees tables only
+    # when handed a table entry); kvm_set_spte_gfn -> stage2_map_page(NULL, rdonly, exec)
+    # installs R+X where the level-0 table survives. Same in the gstage copy [335559122] and v6.9.
+    m, host = at(kernel)
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN))
+    assert len(m.pt.pages) == 3 and m.pt.lookup(GFN) is None
+    assert m.set_spte_gfn(one(GFN, HostPte(0xC0000, write=True))) is False
+    assert (m.pt.lookup(GFN)[0].pfn, m.pt.lookup(GFN)[0].perms) == (0xC0000, "r-x")
+
+
+@pytest.mark.parametrize("kernel, function, release", [
+    ("5.16", "stage2_cache_alloc", "v5.16"), ("5.17", "stage2_set_pte", "v5.17"),
+    ("5.18", "stage2_set_pte", "v5.17"), ("5.19", "gstage_set_pte", "v5.19"),
+    ("6.9", "gstage_set_pte", "v6.9")])
+def test_missing_table_is_enomem_and_true_in_every_release_from_its_own_code(kernel, function,
+                                                                               release):
+    # 5.16 [242339156]: stage2_cache_alloc returns NULL for a NULL cache -> -ENOMEM -> true.
+    # cc4f602bc436 (v5.17): the private cache goes; the merged stage2_set_pte checks the NULL
+    # cache itself (blob f80a34fbf102 by hunk line numbers in [37014474530] + [48772822770];
+    # 5.17 inferred from the pull diffstat [38394388222]); 5.19 rename [37014474530].
+    m, _ = at(kernel)
+    assert m.set_spte_gfn(one(GFN, HostPte(0xC0000))) is True
+    enomem = [s for s in m.trace.steps if "-ENOMEM" in s.text][0]
+    assert (enomem.source.function, enomem.source.release) == (function, release)
+    assert len(m.pt.pages) == 1
+
+
+@pytest.mark.parametrize("kernel", ["5.16", "5.18", "6.0"])
+def test_leaf_above_level_0_is_eexist_and_true_in_every_release(kernel):
+    # stage2_set_pte/gstage_set_pte: a leaf above the target level -> -EEXIST [242339156],
+    # [335559122]; kvm_set_spte_gfn returns true on any error.
+    m, host = at(kernel, hugetlb_shift=21)
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert m.set_spte_gfn(one(GFN, HostPte(0xC0000))) is True
+    assert m.pt.lookup(GFN)[0].pfn == 0x80200
+
+
+@pytest.mark.parametrize("kernel, text", [
+    ("5.16", "sbi_remote_hfence_gvma_vmid"), ("5.19", "sbi_remote_hfence_gvma_vmid"),
+    ("6.0", "kvm_riscv_hfence_gvma_vmid_gpa"), ("6.9", "kvm_riscv_hfence_gvma_vmid_gpa")])
+def test_remote_fence_is_sbi_before_6_0_and_vcpu_requests_after(kernel, text):
+    # 5.16 [242339156]: stage2_remote_tlb_flush -> sbi_remote_hfence_gvma_vmid over the online
+    # harts; kvm-riscv 5.20 pull (v6.0): kvm_riscv_hfence_gvma_vmid_gpa [335559122].
+    m, host = at(kernel)
+    m.fault_in(SLOT, GFN, host, write=True)
+    assert text in flushes(m)[-1]
+
+
+@pytest.mark.parametrize("kernel, names, releases", [
+    ("5.16", "stage2_", {"v5.16"}), ("5.18", "stage2_", {"v5.17"}),
+    ("5.19", "gstage_", {"v5.19"}), ("6.5", "gstage_", {"v6.0"}), ("6.6", "gstage_", {"v6.9"})])
+def test_steps_cite_the_code_and_names_of_the_release_run(kernel, names, releases):
+    # Names stage2_* until the 5.19 G-stage rename [37014474530]; each era cites the copy read
+    # ([242339156], cc4f602bc436's, the rename diff, [335559122]); 3e1efe2b67d3 (v6.6) on: v6.9.
+    m, host = at(kernel)
+    m.fault_in(SLOT, GFN, host, write=True)
+    m.unmap_gfn_range(one(GFN))
+    m.set_spte_gfn(one(GFN, HostPte(0xC0000)))
+    m.set_spte_gfn(GfnRange(SLOT, GFN, GFN + 2, HostPte(0xC0000)))      # the WARN path too
+    sources = [s.source for s in m.trace.steps]
+    assert {s.release for s in sources} == releases
+    assert all(names in s.function for s in sources if "stage" in s.function)
+    assert any(s.kind == WARN for s in m.trace.steps)
+
+
+def test_hooks_at_follow_the_names_and_add_the_5_16_cache_helper():
+    # v5.16 [242339156]: stage2_map_page, stage2_set_pte, stage2_cache_alloc; v6.6 on = v6.9.
+    old = Model.hooks_at(Release(5, 16))["set_spte_gfn"]
+    assert [s.function for s in old] == ["kvm_set_spte_gfn", "stage2_map_page", "stage2_set_pte",
+                                         "stage2_remote_tlb_flush", "stage2_cache_alloc"]
+    assert "stage2_cache_alloc" not in {s.function for s in
+                                        Model.hooks_at(Release(5, 17))["set_spte_gfn"]}
+    assert Model.hooks_at(Release(6, 6)) == Model.hooks_at(Release(6, 9)) == Model.hooks

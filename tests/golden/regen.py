@@ -29,23 +29,38 @@ CASES = {
     "explore-writer-zapper.md": ["explore", "writer-zapper", "--format", "markdown"],
     "explore.json": ["explore", "--format", "json"],
     "scenarios.txt": ["scenarios"],
+    # the same commands on a terminal wide enough for every line: the layout before
+    # output was fitted to the width, unchanged
+    "compare-ksm-merge-wide.txt": ["compare"],
+    "matrix-wide.txt": ["matrix"],
+    "explain-ksm-merge-x86-tdp-wide.txt": ["explain", "ksm-merge", "--arch", "x86-tdp"],
+    "arches-wide.txt": ["arches"],
+    "scenarios-wide.txt": ["scenarios"],
 }
 
+#: COLUMNS for a case; the others are piped output, laid out for 80 columns
+WIDTHS = {name: 1000 for name in CASES if name.split(".")[0].endswith("-wide")}
 
-def output(args: list[str]) -> str:
+
+def output(args: list[str], width: int | None = None) -> str:
     from kvmspte.cli import main
 
     os.environ["NO_COLOR"] = "1"
+    os.environ.pop("COLUMNS", None)  # piped output is laid out for 80 columns
+    if width:
+        os.environ["COLUMNS"] = str(width)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         try:
             main(list(args))
         except SystemExit:
             pass
+        finally:
+            os.environ.pop("COLUMNS", None)
     return buf.getvalue()
 
 
 if __name__ == "__main__":
     for name, args in CASES.items():
-        (HERE / name).write_text(output(args), encoding="utf-8")
+        (HERE / name).write_text(output(args, WIDTHS.get(name)), encoding="utf-8")
         print(f"wrote {name}", file=sys.stderr)
