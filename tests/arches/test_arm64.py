@@ -478,3 +478,367 @@ def test_mte_cow_of_a_mapped_page_installs_the_tagged_copy():
     assert res.verdict == "changes" and res.diff == plain.diff
     assert any(s.source is not None and s.source.function == "copy_highpage"
                for s in res.trace)
+
+
+# --------------------------------------------------------------------------------------
+# Releases v3.11..v6.9: one test (at least) per switch point in arches/arm64.py SWITCHES.
+# The stored copies named here were read with read_file (ids in brackets); a full-file
+# copy's release is judged from its content (see each Source's via).
+# --------------------------------------------------------------------------------------
+
+from kvmspte.arches.arm64 import ARRIVED, SWITCHES  # noqa: E402
+from kvmspte.model import CannotExist  # noqa: E402
+from kvmspte.release import Release  # noqa: E402
+
+
+def km(kernel: str, **options) -> Model:
+    return Model(Trace(), options, Release.parse(kernel))
+
+
+def texts(m: Model, since: int = 0) -> list[str]:
+    return [s.text for s in m.trace.since(since)]
+
+
+def mapped_neighbour(m: Model, target_too: bool = False, write: bool = True) -> None:
+    """A 4 KiB fault on GFN + 1 (builds the L2/L3 tables), optionally on GFN too; with
+    write=False the host page is read-only too, so the fault maps read-only."""
+    m.fault_in(slot(), GFN + 1, host(write=write), write=write)
+    if target_too:
+        m.fault_in(slot(), GFN, host(write=write), write=write)
+
+
+def test_switch_table_is_cited_at_its_own_release():
+    """Every switch's Source names the release the switch starts at (the copy read for that
+    era), and the table covers the arm64 eras of the brief."""
+    for sw in SWITCHES:
+        assert sw.source.release == str(sw.since), sw.name
+        assert sw.source.via, sw.name
+    assert {s.name for s in SWITCHES} >= {
+        "block_mappings", "bbm_set_pte", "s2_xn_default", "skip_identical_pte",
+        "clean_dcache_set_spte", "int_return", "kvm_pgtable", "perm_only_eagain", "gfn_range",
+        "mte", "cmo_in_walker", "mte_untagged_return", "table_tlbi_no_hint",
+        "table_tlbi_not_deferred"}
+
+
+def test_arrived_v3_11_with_the_shared_arm_mmu_c():
+    """arm64 KVM builds arch/arm/kvm/mmu.c ($(ARM)/mmu.o in arch/arm64/kvm/Makefile, read at
+    columbia/linux-kvm-arm 045bd714 [410199871]); the ~v3.11 mmu.c [16264858] has the arm64
+    helpers.  v3.11 itself is recollection (said so in the via)."""
+    assert Model.arrived is ARRIVED and ARRIVED.since == Release(3, 11)
+    assert "[410199871]" in ARRIVED.source.via and "recollection" in ARRIVED.source.via
+
+
+def test_hooks_at_names_the_hva_functions_before_v5_13():
+    """Before 5.13 the hooks are kvm_set_spte_hva / kvm_unmap_hva_range (arch/arm/kvm/mmu.c
+    at ~3.11 [16264858]; arch/arm64/kvm/mmu.c at 5.10 per e9edb17ae0a2); 5.13 on: v6.9."""
+    old = Model.hooks_at(Release(3, 11))
+    assert old["set_spte_gfn"][0].function == "kvm_set_spte_hva"
+    assert old["set_spte_gfn"][0].file == "arch/arm/kvm/mmu.c"
+    assert old["unmap_gfn_range"][0].function == "kvm_unmap_hva_range"
+    mid = Model.hooks_at(Release(5, 10))
+    assert mid["set_spte_gfn"][0].function == "kvm_set_spte_hva"
+    assert mid["set_spte_gfn"][0].release == "v5.10"
+    assert Model.hooks_at(Release(5, 13)) is Model.hooks
+
+
+# -- v3.11: kvm_set_spte_hva -> stage2_set_pte with no cache --------------------------
+
+def test_v3_11_change_pte_installs_where_the_pte_table_exists():
+    """arch/arm/kvm/mmu.c:kvm_set_spte_hva/stage2_set_pte @ v3.11 ([16264858]): the pte is
+    pfn + PAGE_S2 (read-only, no XN before 4.16, so executable); an empty pte slot under an
+    existing pte table is written and the table gains a reference (get_page); no TLBI."""
+    m = km("3.11")
+    mapped_neighbour(m)
+    l3p = path(m, GFN)[2][0]
+    mark = m.trace.mark()
+    assert set_spte(m, GFN, 0xC0000) is False
+    leaf, depth = m.pt.lookup(GFN)
+    assert depth == 0 and (leaf.pfn, leaf.perms) == (0xC0000, "r-x")
+    assert l3p.refcount == 3 and flushes(m, mark) == []
+    assert all(s.source.release != "v6.9" for s in m.trace.steps if s.source)
+    assert "return (void)" in texts(m, mark)
+
+
+def test_v3_11_change_pte_missing_table_returns_silently():
+    """stage2_set_pte @ v3.11 ([16264858]): an empty pud/pmd entry and no cache -> return 0
+    (the 'ignore calls from kvm_set_spte_hva' case): nothing mapped, no error, no WARN."""
+    m = km("3.11")
+    before = m.snapshot()
+    assert set_spte(m, GFN, 0xC0000) is False
+    assert m.snapshot() == before
+    assert any("no memory cache: return 0" in t for t in texts(m))
+    assert not any(s.kind == "warn" for s in m.trace.steps)
+
+
+def test_v3_11_unmap_frees_tables_by_page_count_like_v6_9():
+    """arch/arm/kvm/mmu.c:unmap_range @ v3.11 ([16264858]): clear the pte (TLBI by IPA,
+    put_page), then free the pte table when its page count is 1, and the pmd table likewise;
+    the root stays.  With a mapped neighbour the pte table survives: the same refcount rule
+    as v6.9 (free_policy unreferenced)."""
+    m = km("3.11")
+    m.fault_in(slot(), GFN, host(), write=True)
+    assert unmap(m, GFN, GFN + 1) is False
+    assert list(m.pt.pages) == [m.pt.root.id] and m.pt.root.refcount == 1
+    assert flushes(m) == [f"TLBI by IPA for gfn {GFN:#x}"] * 3
+    n = km("3.11")
+    mapped_neighbour(n, target_too=True)
+    unmap(n, GFN, GFN + 1)
+    assert path(n, GFN)[2][0].refcount == 2 and len(n.pt.pages) == 3
+    assert Model.free_policy == "unreferenced"
+
+
+# -- v3.13: block mappings ----------------------------------------------------------------
+
+def test_block_mappings_from_v3_13():
+    """ad361f093c1e (hugetlbfs) / THP: user_mem_abort maps a 2 MiB block via
+    stage2_set_pmd_huge (read at ~v3.15 [81490837]); the ~v3.11 copy [16264858] maps every
+    fault with a pte.  So at 3.12 a huge starting state cannot exist."""
+    assert km("3.12").fault_in(slot(), GFN, host(thp=True), write=True).pages == 1
+    m = km("3.13")
+    assert m.fault_in(slot(), GFN, host(thp=True), write=True).pages == 512
+    assert m.pt.lookup(GFN)[1] == 1
+    old = engine.run(scenario.catalogue()["ksm-merge-huge"], Model, kernel=Release(3, 12))
+    assert old.verdict == "n/a" and "no block mappings" in old.reason
+    new = engine.run(scenario.catalogue()["ksm-merge-huge"], Model, kernel=Release(3, 13))
+    assert new.verdict == "no-op"
+
+
+def test_legacy_change_pte_on_a_block_is_reported_not_modelled():
+    """stage2_set_pte before 5.10 (~v4.1 [33472881], ~v5.x [138114889]): only dirty logging
+    dissolves a huge pmd; kvm_set_spte_hva passes no flag, so on a still-mapped block (only
+    reachable unbracketed) it would read the block's output page as a pte table.  The model
+    warns and changes nothing; 5.10's walker (-ENOMEM) leaves the block alone silently."""
+    m = km("5.9")
+    m.fault_in(slot(), GFN, host(thp=True), write=True)
+    before = m.snapshot()
+    set_spte(m, GFN, 0xC0000)
+    assert m.snapshot() == before and any(s.kind == "warn" for s in m.trace.steps)
+    n = km("5.10")
+    n.fault_in(slot(), GFN, host(thp=True), write=True)
+    before = n.snapshot()
+    set_spte(n, GFN, 0xC0000)
+    assert n.snapshot() == before and not any(s.kind == "warn" for s in n.trace.steps)
+
+
+# -- v4.7: break-before-make in stage2_set_pte --------------------------------------------
+
+def test_bbm_set_pte_from_v4_7_on_a_still_mapped_pte():
+    """stage2_set_pte: ~v3.11 [16264858] writes the new pte over a present one and then
+    TLBIs by IPA; the ~v4.0-v4.6-content copy [33472881] zeroes, TLBIs, then writes
+    (d4b9e0790aa7, v4.7: recollection, see the switch's via).  The unbracketed case: a
+    different pfn replaces the mapped one in both, the refcount is unchanged."""
+    for kernel, first in (("4.6", "write"), ("4.7", "zero")):
+        m = km(kernel)
+        mapped_neighbour(m, target_too=True)
+        l3p = path(m, GFN)[2][0]
+        mark = m.trace.mark()
+        set_spte(m, GFN, 0xC0000)
+        assert m.pt.lookup(GFN)[0].pfn == 0xC0000 and l3p.refcount == 3
+        steps = [s for s in m.trace.since(mark) if "is present" in s.text or s.kind == FLUSH]
+        assert first in steps[0].text and len(flushes(m, mark)) == 1
+        assert steps[0].source.release == ("v3.11" if kernel == "4.6" else "v4.7")
+
+
+# -- v4.16: stage 2 is execute-never by default --------------------------------------------
+
+def test_s2_xn_default_from_v4_16():
+    """d0e22b4ac3ba (named in [25172151471]: 'KVM used to map every page executable'):
+    before 4.16 both ordinary faults and change_pte map executable; from 4.16 XN."""
+    for kernel, fault, change in (("4.15", "rwx", "r-x"), ("4.16", "rw-", "r--")):
+        m = km(kernel)
+        mapped_neighbour(m)
+        assert m.pt.lookup(GFN + 1)[0].perms == fault
+        set_spte(m, GFN, 0xC0000)
+        assert m.pt.lookup(GFN)[0].perms == change
+
+
+def test_uprobe_scenario_executable_only_before_v4_16():
+    """The catalogue's uprobe-4k installs an executable page before 4.16 (PAGE_S2 had no
+    XN, [16264858]) and an XN one from 4.16 on (d0e22b4ac3ba)."""
+    sc = scenario.catalogue()["uprobe-4k"]
+    leaf = f"leaf 4K @gfn {GFN:#x}"
+    assert engine.run(sc, Model, kernel=Release(4, 15)).after[leaf]["perms"] == "r-x"
+    assert engine.run(sc, Model, kernel=Release(4, 16)).after[leaf]["perms"] == "r--"
+
+
+# -- v4.19: identical-pte skip, dcache clean, FWB/DIC ----------------------------------------
+
+def test_skip_identical_pte_from_v4_19():
+    """'KVM: arm/arm64: Skip updating PTE entry if no change' (in the 4.19-rc1 KVM pull,
+    [33109698463]; code read at [138114889]): a present pte equal to the new one is left
+    alone.  At 4.18 the same (unbracketed) call breaks and rewrites it with a TLBI."""
+    for kernel, nflush in (("4.18", 1), ("4.19", 0)):
+        m = km(kernel)
+        mapped_neighbour(m, target_too=True, write=False)   # r-- XN, as PAGE_S2
+        before = m.snapshot()
+        mark = m.trace.mark()
+        set_spte(m, GFN, pfn_of(GFN))
+        assert m.snapshot() == before and len(flushes(m, mark)) == nflush
+
+
+def test_clean_dcache_before_mapping_v4_19_to_v5_13():
+    """694556d54f35 (mails [32990765959], [32763704363]): kvm_set_spte_hva cleans the new page
+    to PoC before the walk, even when the walk then maps nothing; 25aa28691bb9 (5.14) moves
+    the clean into the map walker, which cleans only a leaf it installs."""
+    def cleaned(kernel: str) -> bool:
+        m = km(kernel)
+        set_spte(m, GFN, 0xC0000)              # no tables: nothing can be mapped
+        return any("clean the D-cache" in t for t in texts(m))
+    assert [cleaned(k) for k in ("4.18", "4.19", "5.10", "5.13", "5.14")] == \
+        [False, True, True, True, False]
+    m = km("5.14")
+    mapped_neighbour(m)
+    mark = m.trace.mark()
+    set_spte(m, GFN, 0xC0000)
+    got = [s for s in m.trace.since(mark) if "clean+invalidate" in s.text]
+    assert len(got) == 1 and got[0].source.release == "v5.14"
+
+
+def test_fwb_and_dic_options_exist_from_v4_19():
+    """FWB and the DIC exec rule came in the 4.19-rc1 KVM pull ([33109698463]): before it the
+    options change nothing; at 4.19 a DIC CPU's ordinary fault maps executable."""
+    old, new = km("4.18", dic=True, fwb=True), km("4.19", dic=True, fwb=True)
+    assert (old.fwb, old.dic, new.fwb, new.dic) == (False, False, True, True)
+    old.fault_in(slot(), GFN, host(), write=False)
+    new.fault_in(slot(), GFN, host(), write=False)
+    assert (old.pt.lookup(GFN)[0].exec, new.pt.lookup(GFN)[0].exec) == (False, True)
+
+
+# -- v5.0: int return ----------------------------------------------------------------
+
+def test_int_return_from_v5_0_is_always_zero():
+    """748c0e312fce: kvm_set_spte_hva returns int, always 0 on arm ([138114889]), so the
+    generic layer never flushes for it; before 5.0 it is void."""
+    for kernel, last in (("4.20", "return (void)"), ("5.0", "return 0")):
+        m = km(kernel)
+        mapped_neighbour(m)
+        assert set_spte(m, GFN, 0xC0000) is False
+        assert texts(m)[-1].startswith(last)
+
+
+# -- v5.10: kvm_pgtable ------------------------------------------------------------------
+
+def test_kvm_pgtable_from_v5_10_same_outcomes_other_code():
+    """e9edb17ae0a2 ([30286990747], [31182344801]): kvm_set_spte_hva maps via
+    kvm_pgtable_stage2_map (R, no cache).  The catalogue's verdicts do not move across the
+    switch (a missing table was a silent return and is now -ENOMEM), only the code path
+    cited does."""
+    for name in ("ksm-merge", "ksm-merge-alone", "cow-4k", "ksm-merge-unmapped-alone"):
+        sc = scenario.catalogue()[name]
+        a = engine.run(sc, Model, kernel=Release(5, 9))
+        b = engine.run(sc, Model, kernel=Release(5, 10))
+        assert (a.verdict, a.diff) == (b.verdict, b.diff), name
+    m = km("5.10")
+    set_spte(m, GFN, 0xC0000)
+    assert any("-ENOMEM" in t for t in texts(m))
+    assert any(s.source.function == "kvm_set_spte_hva" and s.source.release == "v5.10"
+               for s in m.trace.steps if s.source)
+
+
+def test_v5_10_unmap_tlbis_every_entry_with_its_level_as_hint():
+    """pgtable.c:stage2_unmap_walker at ~v5.12 ([171353416]): every cleared entry, leaf or
+    table, gets a TLBI by IPA with its own level; 36e008323926 (6.9) drops the hint for
+    table entries."""
+    m = km("6.8")
+    m.fault_in(slot(), GFN, host(), write=True)
+    unmap(m, GFN, GFN + 1)
+    assert [f.split("hint ")[1] for f in flushes(m)] == ["L3", "L2", "L1"]
+    n = km("6.9")
+    n.fault_in(slot(), GFN, host(), write=True)
+    unmap(n, GFN, GFN + 1)
+    assert sum("no level hint" in f for f in flushes(n)) == 2
+
+
+# -- v5.12: perms-only difference kept ------------------------------------------------------
+
+def test_perm_only_eagain_from_v5_12_on_a_still_mapped_leaf():
+    """694d071f8d85 (try_leaf read at ~v5.12 [171353416]): a valid leaf for the same pfn that
+    differs only in S2AP/XN is kept (-EAGAIN); at 5.11 (v5.10 walker) it is broken (TLBI)
+    and replaced by the read-only leaf.  A different pfn is replaced in both."""
+    for kernel, perms, nflush in (("5.11", "r--", 1), ("5.12", "rw-", 0)):
+        m = km(kernel)
+        mapped_neighbour(m, target_too=True)                  # rw- leaf at GFN
+        mark = m.trace.mark()
+        set_spte(m, GFN, pfn_of(GFN))
+        assert m.pt.lookup(GFN)[0].perms == perms and len(flushes(m, mark)) == nflush
+        set_spte(m, GFN, 0xC0000)
+        assert m.pt.lookup(GFN)[0].pfn == 0xC0000
+    m = km("5.11")
+    mapped_neighbour(m, target_too=True, write=False)         # r-- XN: identical leaf
+    before = m.snapshot()
+    set_spte(m, GFN, pfn_of(GFN))
+    assert m.snapshot() == before
+
+
+# -- v5.13: gfn-range API and MTE ------------------------------------------------------------
+
+def test_gfn_range_from_v5_13_returns_false():
+    """v5.13 gfn-range API ([1318982929]): bool kvm_set_spte_gfn, always false; before it
+    kvm_set_spte_hva returned 0."""
+    for kernel, last in (("5.12", "return 0"), ("5.13", "return false")):
+        m = km(kernel)
+        mapped_neighbour(m)
+        assert set_spte(m, GFN, 0xC0000) is False and texts(m)[-1].endswith(last)
+
+
+def test_mte_exists_from_v5_13():
+    """KVM_CAP_ARM_MTE arrived with Steven Price's series in 5.13 ([16253278736]): before
+    it an MTE VM cannot exist (n/a); from 5.13 the fault tags the page it maps."""
+    with pytest.raises(CannotExist):
+        km("5.12", mte=True).fault_in(slot(), GFN, host(), write=True)
+    h = host()
+    km("5.13", mte=True).fault_in(slot(), GFN, h, write=True)
+    assert pfn_of(GFN) in h.tagged
+
+
+def test_mte_untagged_page_sanitised_until_v6_1_early_return_from_v6_2():
+    """5.13-6.1: kvm_set_spte_gfn sanitises the new page's tags, then maps it ([16253278736]);
+    2dbf12ae132c (applied to kvmarm next 2022-11-29 [99326108], so v6.2, not 6.1) returns
+    false before mapping when the page is not PG_mte_tagged."""
+    sc = scenario.catalogue()["ksm-merge-mte-unmapped"]
+    old = engine.run(sc, Model, kernel=Release(6, 1))
+    new = engine.run(sc, Model, kernel=Release(6, 2))
+    assert old.verdict == "changes" and any("sanitise_mte_tags" in s.text for s in old.trace)
+    assert new.verdict == "no-op" and "not PG_mte_tagged" in new.reason
+
+
+# -- v6.3 / v6.6 / v6.9: walker return and TLBI deferral -------------------------------------
+
+def test_eagain_is_success_outside_a_fault_from_v6_3():
+    """kvm_pgtable_walk_continue (added by <20221202185156.696189-3-oliver.upton@linux.dev>
+    [37777791203], v6.3 inferred): -EAGAIN without HANDLE_FAULT ends the walk as success;
+    at ~v5.12 [171353416] it was returned (and ignored by kvm_set_spte_*)."""
+    for kernel, ret in (("6.2", EAGAIN), ("6.3", OK)):
+        m = km(kernel)
+        mapped_neighbour(m, target_too=True)
+        assert m.stage2_map(GFN, 1, pfn_of(GFN), (True, False, False), None,
+                            handle_fault=False) == ret
+
+
+def test_deferred_unmap_tlbi_from_v6_6_and_table_entries_at_once_from_v6_9():
+    """v6.6 range-TLBI unmap (pull text, VIA_66): with FWB and TLBIRANGE every cleared entry's
+    TLBI is left to one range TLBI; f62d4c3eb687 (6.9-rc3) invalidates cleared table entries
+    at once (and 36e008323926 with no level hint).  Before 6.6 nothing is deferred."""
+    def run(kernel: str) -> list[str]:
+        m = km(kernel, fwb=True, tlbi_range=True)
+        m.fault_in(slot(), GFN, host(), write=True)
+        unmap(m, GFN, GFN + 1)
+        return flushes(m)
+    assert len(run("6.5")) == 3 and not any("range" in f for f in run("6.5"))
+    assert run("6.8") == [f"deferred range TLBI over gfn [{GFN:#x}, {GFN + 1:#x})"]
+    got = run("6.9")
+    assert len(got) == 3 and all("not deferred" in f for f in got[:2])
+
+
+def test_older_runs_cite_their_era_not_v6_9():
+    """Trace steps at an older release cite that release's era (the copies read), never the
+    v6.9 text: every arch step of every catalogue scenario, at one release per era.  (Hook
+    entries are recorded by the generic layer from Model.hooks_at, tested above.)"""
+    for kernel in ("3.11", "4.7", "4.19", "5.10", "5.12", "5.14", "6.2", "6.8"):
+        rel = Release.parse(kernel)
+        for sc in scenario.catalogue().values():
+            res = engine.run(sc, Model, kernel=rel)
+            for s in res.trace:
+                if s.actor == "arch" and s.kind != "hook" and s.source is not None:
+                    assert s.source.release != "v6.9", (kernel, sc.name, s.text)
+                    assert Release.parse(s.source.release) <= rel, (kernel, sc.name, s.text)
