@@ -317,7 +317,7 @@ def docs(out, readme, check_only) -> None:
     from kvmspte import docgen
 
     try:
-        stale = docgen.run(out, readme, check=check_only)
+        stale = docgen.run(out, readme, check=check_only, group=cli)
     except docgen.DocsError as exc:
         raise InputError(str(exc)) from None
     if check_only:
@@ -361,7 +361,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
     from kvmspte.explore.races import RACES
     from kvmspte.formats.explorefmt import render_explore
     from kvmspte.formats.layout import output_width
-    from kvmspte.scenario import suggest
+    from kvmspte.util import suggest
 
     for name in races:
         if name not in RACES:

@@ -28,6 +28,10 @@ class OutputError(Exception):
     """The output could not be written: one line, exit status 3."""
 
 
+class ScenarioError(Exception):
+    """Bad scenario input; the message is one line naming file, field and problem."""
+
+
 class ModelError(Exception):
     """A model (built-in or plugin) raised while running: one line, exit status 3."""
 

@@ -125,7 +125,7 @@ def get(arch_id: str) -> type:
     table = models()
     if arch_id not in table:
         from kvmspte.errors import shown
-        from kvmspte.scenario import suggest
+        from kvmspte.util import suggest
 
         raise KeyError(f"unknown architecture '{shown(arch_id)}'{suggest(arch_id, table)}; "
                        f"known: {', '.join(table)}")

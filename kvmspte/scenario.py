@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from kvmspte.errors import shown
+from kvmspte import SCHEMA_VERSION  # noqa: F401  (re-exported)
+from kvmspte.errors import ScenarioError, shown
+from kvmspte.util import suggest
 
-SCHEMA_VERSION = 1
 STATES = ("mapped-4k", "mapped-huge", "unmapped")
 VERDICTS = ("no-op", "flush-only", "changes", "n/a", "absent")
 STDIN = "<stdin>"
 #: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
 MAX_BYTES = 1 << 20
-
-
-class ScenarioError(Exception):
-    """Bad scenario input; the message is one line naming file, field and problem."""
 
 
 @dataclass(frozen=True)
@@ -198,12 +195,3 @@ def unique(scenarios: list[Scenario]) -> list[Scenario]:
                                 f"{shown(prev.origin)} and {shown(sc.origin)}; names must be "
                                 "unique in one run")
     return list(seen.values())
-
-
-def suggest(word: str, choices) -> str:
-    import difflib
-
-    if len(word) > 200:  # difflib is quadratic; nothing that long is a typo of a name
-        return ""
-    near = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f" (did you mean: {', '.join(near)}?)" if near else ""

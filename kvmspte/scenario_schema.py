@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kvmspte.errors import shown
-from kvmspte.scenario import SCHEMA_VERSION, ScenarioError
+from kvmspte import SCHEMA_VERSION
+from kvmspte.errors import ScenarioError, shown
+from kvmspte.util import suggest
 
 Trigger = Literal["ksm-write-protect", "ksm-replace-page", "cow", "uprobe", "migrate-device-zero"]
 State = Literal["mapped-4k", "mapped-huge", "unmapped"]
@@ -87,7 +88,6 @@ def validate(doc: dict, origin: str) -> dict:
 
 def _check_arches(parsed: ScenarioDoc, origin: str) -> None:
     from kvmspte import registry
-    from kvmspte.scenario import suggest
 
     known = registry.models()
     for arch_id in [*parsed.expect, *(a for t in parsed.expect_at.values() for a in t)]:

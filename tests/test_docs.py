@@ -6,44 +6,45 @@ from pathlib import Path
 import pytest
 
 from kvmspte import docgen
+from kvmspte.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_committed_docs_and_readme_are_current():
-    stale = docgen.run(str(ROOT / "docs"), str(ROOT / "README.md"), check=True)
+    stale = docgen.run(str(ROOT / "docs"), str(ROOT / "README.md"), check=True, group=cli)
     assert stale == [], f"run 'kvmspte docs --out docs'; stale: {stale}"
 
 
 def test_generation_is_byte_identical(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    docgen.run(str(a), None, check=False)
-    docgen.run(str(b), None, check=False)
+    docgen.run(str(a), None, check=False, group=cli)
+    docgen.run(str(b), None, check=False, group=cli)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files and files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
-    assert docgen.run(str(a), None, check=True) == []
+    assert docgen.run(str(a), None, check=True, group=cli) == []
 
 
 def test_check_names_stale_and_foreign_files_survive(tmp_path):
     out = tmp_path / "docs"
-    docgen.run(str(out), None, check=False)
+    docgen.run(str(out), None, check=False, group=cli)
     (out / "index.md").write_text("edited\n")
     (out / "mine.md").write_text("not generated\n")
-    assert docgen.run(str(out), None, check=True) == [str(out / "index.md")]
-    docgen.run(str(out), None, check=False)
+    assert docgen.run(str(out), None, check=True, group=cli) == [str(out / "index.md")]
+    docgen.run(str(out), None, check=False, group=cli)
     assert (out / "mine.md").read_text() == "not generated\n"
-    assert docgen.run(str(out), None, check=True) == []
+    assert docgen.run(str(out), None, check=True, group=cli) == []
 
 
 def test_failure_writes_nothing(tmp_path, monkeypatch):
-    def boom():
+    def boom(_group):
         raise RuntimeError("model failed")
 
     monkeypatch.setattr(docgen, "generate", boom)
     with pytest.raises(RuntimeError):
-        docgen.run(str(tmp_path / "docs"), None, check=False)
+        docgen.run(str(tmp_path / "docs"), None, check=False, group=cli)
     assert not (tmp_path / "docs").exists()
 
 
@@ -51,7 +52,7 @@ def test_pages_per_arch_and_scenario(tmp_path):
     from kvmspte.registry import models
     from kvmspte.scenario import catalogue
 
-    docgen.run(str(tmp_path), None, check=False)
+    docgen.run(str(tmp_path), None, check=False, group=cli)
     for arch_id in models():
         page = (tmp_path / "arches" / f"{arch_id}.md").read_text()
         assert "## Every source this model cites" in page and "@ v6.9" in page

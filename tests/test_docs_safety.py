@@ -7,25 +7,26 @@ import os
 import pytest
 
 from kvmspte import docfiles, docgen
+from kvmspte.cli import cli
 from tests.conftest import one_line_exit_2
 
 
 @pytest.fixture(scope="module")
 def pages():
     """The generated pages, computed once: these tests are about files, not content."""
-    return docgen.generate()
+    return docgen.generate(cli)
 
 
 @pytest.fixture(autouse=True)
 def generate_once(pages, monkeypatch):
-    monkeypatch.setattr(docgen, "generate", lambda: (dict(pages[0]), dict(pages[1])))
+    monkeypatch.setattr(docgen, "generate", lambda _group: (dict(pages[0]), dict(pages[1])))
 
 
 @pytest.fixture
 def generated(tmp_path_factory, pages):
     """A generated docs folder to copy from."""
     out = tmp_path_factory.mktemp("gen") / "docs"
-    docgen.run(str(out), None, check=False)
+    docgen.run(str(out), None, check=False, group=cli)
     return out
 
 
@@ -64,8 +65,8 @@ def test_obsolete_page_is_removed_only_when_unchanged_since_generated(generated,
     with open(out / docfiles.MANIFEST, "a") as fh:
         fh.write(f"{sha(b'old page' + bytes([10]))}  scenarios/gone.md\n")
         fh.write(f"{sha(b'as generated')}  scenarios/edited.md\n")
-    assert str(out / "scenarios" / "gone.md") in docgen.run(str(out), None, check=True)
-    docgen.run(str(out), None, check=False)
+    assert str(out / "scenarios" / "gone.md") in docgen.run(str(out), None, check=True, group=cli)
+    docgen.run(str(out), None, check=False, group=cli)
     assert not (out / "scenarios" / "gone.md").exists()
     assert (out / "scenarios" / "edited.md").read_text() == "edited by hand\n"
 
@@ -116,13 +117,13 @@ def test_interrupted_run_is_reported_and_repaired(generated, tmp_path, monkeypat
     with monkeypatch.context() as m, pytest.raises(Killed):
         m.setattr(docfiles.os, "replace", replace)
         m.setattr(docfiles.shutil, "rmtree", lambda *a, **k: None)  # as if SIGKILLed
-        docgen.run(str(out), None, check=False)
+        docgen.run(str(out), None, check=False, group=cli)
     (left,) = docfiles.leftovers(out)
     r = cli("docs", "--out", str(out), "--check")
     assert r.code == 1 and f"stale: {left} (left by an interrupted run)" in r.err
     assert f"stale: {out / 'index.md'}" in r.err or f"{out / 'arches'}" in r.err
     assert cli("docs", "--out", str(out)).code == 0
-    assert not left.exists() and docgen.run(str(out), None, check=True) == []
+    assert not left.exists() and docgen.run(str(out), None, check=True, group=cli) == []
 
 
 def test_a_kill_before_the_swap_leaves_the_old_pages_whole(generated, tmp_path, monkeypatch):
@@ -134,7 +135,7 @@ def test_a_kill_before_the_swap_leaves_the_old_pages_whole(generated, tmp_path, 
 
     monkeypatch.setattr(docfiles.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        docgen.run(str(out), None, check=False)
+        docgen.run(str(out), None, check=False, group=cli)
     assert (out / "index.md").read_text() == "old\n" and docfiles.leftovers(out) == []
 
 
@@ -221,9 +222,9 @@ def test_fuzzed_manifests_never_reach_outside(generated, tmp_path_factory):
         shutil.copytree(generated, out)
         text = "".join(f"{h}{sep}{rel}\n" for h, rel, sep in entries)
         (out / docfiles.MANIFEST).write_bytes(text.encode("utf-8", "replace") + junk)
-        docgen.run(str(out), None, check=False)
+        docgen.run(str(out), None, check=False, group=cli)
         assert victim.read_text() == "precious\n"
         assert sorted(p.name for p in root.iterdir()) == ["docs", "victim.md"]
-        assert docgen.run(str(out), None, check=True) == []
+        assert docgen.run(str(out), None, check=True, group=cli) == []
 
     run()
