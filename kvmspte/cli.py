@@ -15,8 +15,7 @@ from kvmspte import __version__
 from kvmspte.errors import (EXIT_FAIL, EXIT_OK, InputError, OutputError, escape,
                             report_failures, run_cli, set_debug, shown)
 
-FORMATS = ("table", "json", "markdown")
-CHECK_FORMATS = (*FORMATS, "junit", "tap")
+from kvmspte.formats import CHECK_FORMATS, FORMATS
 
 
 def _parse_kernel(ctx, param, value):
@@ -82,6 +81,14 @@ def emit(text: str) -> None:
         raise
     except OSError as exc:
         raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+def show(command: str, fmt: str, data, color: str = "never") -> None:
+    """Render data in the (command, fmt) format, laid out for the output's width, and emit it."""
+    from kvmspte.formats import render
+    from kvmspte.formats.layout import output_width
+
+    emit(render(command, fmt, data, color=use_color(color), width=output_width()))
 
 
 def finish(failures: list, failed: bool = False) -> None:
@@ -170,12 +177,11 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str, kernel
     A result that differs from the scenario's [expect] table is marked in the
     table; compare itself always exits 0 on valid input (use 'check' to assert).
     """
-    from kvmspte.formats import render
     from kvmspte.runner import run_report
 
     report = run_report("compare", resolve_scenarios([scenario]), select_models(arches),
                         kernel=kernel)
-    emit(render(fmt, report, color=use_color(color)))
+    show("compare", fmt, report, color)
     finish(report.failures())
 
 
@@ -198,9 +204,9 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     Exit status: 0 all hold, 1 some do not, 2 bad usage or input, 3 a model
     raised (the others are still reported).
     """
-    from kvmspte.formats import render
     from kvmspte.runner import check_report
-    from kvmspte.scenario import VERDICTS, catalogue
+    from kvmspte.scenario import catalogue
+    from kvmspte.vocabulary import VERDICTS
 
     if expect is not None and expect not in VERDICTS:
         raise InputError(f"--expect: unknown verdict '{shown(expect)}'; one of "
@@ -210,7 +216,7 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     if not report.results:
         raise InputError("nothing to check: the selected scenarios have no [expect] entry for "
                          "the selected arches; add an [expect] table or pass --expect VERDICT")
-    emit(render(fmt, report, color=use_color(color)))
+    show("check", fmt, report, color)
     if fmt == "table":
         checked = sum(r.expected is not None for r in report.results)
         print(f"{checked} expectations checked, {failures} failed", file=sys.stderr)
@@ -242,8 +248,6 @@ def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     import re
 
     from kvmspte import matrix as mx
-    from kvmspte.formats.layout import output_width
-    from kvmspte.formats.matrixfmt import render_matrix
     from kvmspte.scenario import catalogue
 
     try:
@@ -255,7 +259,7 @@ def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     if not chosen:
         raise InputError(f"-e: no scenario matches {' or '.join(map(shown, patterns))}")
     m = mx.build(chosen, select_models(arches), kernel)
-    emit(render_matrix(m, fmt, color=use_color(color), width=output_width()))
+    show("matrix", fmt, m, color)
     finish(m.failures(), m.mismatches > 0)
 
 
@@ -274,22 +278,11 @@ def explain(scenario, arch, fmt, color, kernel) -> None:
     page-table state for the gfn after each event, and the verdict with its
     reason.  --format markdown or json for pasting into a mail or a bug.
     """
-    import json
-
     from kvmspte import explain as ex
-    from kvmspte.formats.layout import output_width
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
-    doc = ex.build(sc, model, kernel)
-    if fmt == "json":
-        emit(json.dumps(doc, indent=2) + "\n")
-    elif fmt == "markdown":
-        emit(ex.render_markdown(doc))
-    elif use_color(color):
-        emit(ex.render_rich(doc, width=output_width()))
-    else:
-        emit(ex.render_plain(doc, width=output_width()))
+    show("explain", fmt, ex.build(sc, model, kernel), color)
 
 
 @cli.command()
@@ -359,8 +352,6 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
     """
     from kvmspte.explore.checker import attempt
     from kvmspte.explore.races import RACES
-    from kvmspte.formats.explorefmt import render_explore
-    from kvmspte.formats.layout import output_width
     from kvmspte.util import suggest
 
     for name in races:
@@ -372,7 +363,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
     at = None if given == click.core.ParameterSource.DEFAULT else kernel
     outcomes = [attempt(r, m, max_states=max_states, kernel=at) for r in chosen
                 for m in select_models(arches)]
-    emit(render_explore(outcomes, fmt, timing=fmt == "table", width=output_width()))
+    show("explore", fmt, outcomes)
     bad = any(o.violations for o in outcomes)
     finish([f for o in outcomes for f in o.failures()], fail_on_violation and bad)
 
@@ -382,46 +373,42 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
 @_kernel_option
 def arches(fmt: str, kernel) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
-    from kvmspte.formats.layout import output_width
-    from kvmspte.listing import render_arches
+    from kvmspte.listing import arches_doc
 
     given = click.get_current_context().get_parameter_source("kernel")
-    emit(render_arches(select_models(()), fmt, width=output_width(),
-                       kernel=None if given == click.core.ParameterSource.DEFAULT else kernel))
+    at = None if given == click.core.ParameterSource.DEFAULT else kernel
+    show("arches", fmt, arches_doc(select_models(()), at))
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def scenarios(fmt: str) -> None:
     """List the built-in scenario catalogue."""
-    from kvmspte.formats.layout import output_width
-    from kvmspte.listing import render_scenarios
     from kvmspte.scenario import catalogue
 
-    emit(render_scenarios(list(catalogue().values()), fmt, width=output_width()))
+    show("scenarios", fmt, list(catalogue().values()))
+
+
+SCHEMA_NAMES = ("compare", "check", "matrix", "explain", "explore", "arches", "scenarios",
+                "scenario")
 
 
 @cli.command()
+@click.argument("name", required=False, type=click.Choice(SCHEMA_NAMES), metavar="[NAME]")
 @click.option("--scenario", "which", is_flag=True,
-              help="Print the JSON Schema of a scenario file instead of the report.")
+              help="Same as NAME scenario: the JSON Schema of a scenario file.")
 @click.option("--explore", "explore_", is_flag=True,
-              help="Print the JSON Schema of the explore report instead.")
-def schema(which: bool, explore_: bool) -> None:
-    """Print the JSON Schema of the report (--format json output)."""
-    import json
+              help="Same as NAME explore: the JSON Schema of the explore report.")
+def schema(name, which: bool, explore_: bool) -> None:
+    """Print the JSON Schema of a command's --format json output.
 
-    if explore_:
-        from kvmspte.report_schema import EXPLORE_SCHEMA
+    NAME is one of compare (the default), check, matrix, explain, explore, arches,
+    scenarios, or scenario (a scenario file, the input of compare and check).
+    """
+    from kvmspte.formats.schemas import schema as published
 
-        emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")
-    elif which:
-        from kvmspte.scenario_schema import scenario_json_schema
-
-        emit(json.dumps(scenario_json_schema(), indent=2) + "\n")
-    else:
-        from kvmspte.report_schema import REPORT_SCHEMA
-
-        emit(json.dumps(REPORT_SCHEMA, indent=2) + "\n")
+    name = name or ("explore" if explore_ else "scenario" if which else "compare")
+    show("schema", "json", published(name))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from kvmspte.docfiles import (DocsError, commit, leftovers, oserror, plan, read_
 from kvmspte.errors import shown
 from kvmspte.formats.markdown import cell, table
 from kvmspte.scenario import catalogue
+from kvmspte.source import cite as source_cite
 
 README_START = "<!-- kvmspte:compare:start -->"
 README_CMD = "kvmspte compare"
@@ -27,8 +28,7 @@ def _markers(name: str) -> tuple[str, str]:
 
 
 def cite(s) -> str:
-    via = f" ({s.via})" if getattr(s, "via", "") else ""
-    return f"`{s.file}`: `{s.function}` @ {s.release}{via}"
+    return source_cite(s, markdown=True)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def arch_page(model, results: list) -> str:
         "",
         "## Every source this model cites",
         "",
-        *[f"- `{f}`: `{fn}` @ {rel}" + (f" ({via})" if via else "")
+        *[f"- {cite(dict(file=f, function=fn, release=rel, via=via))}"
           for f, fn, rel, via in cited],
         "",
     ])
@@ -215,7 +215,7 @@ def _explored(models) -> list:
 def explore_page(models) -> str:
     from kvmspte.explore.checker import QUIESCENT, SOUNDNESS
     from kvmspte.explore.races import RACES
-    from kvmspte.formats.explorefmt import render_explore
+    from kvmspte.formats import render
 
     outcomes = _explored(models)
     races = [f"- `{r.name}` ({', '.join(r.names)}): {r.description}" for r in RACES.values()]
@@ -255,7 +255,7 @@ def explore_page(models) -> str:
         *races,
         "",
         *maintained_section(outcomes, models),
-        render_explore(outcomes, "markdown").rstrip(),
+        render("explore", "markdown", outcomes).rstrip(),
         "",
     ])
 
@@ -342,14 +342,13 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
     from kvmspte import matrix as mx
     from kvmspte.engine import run
     from kvmspte.formats import render
-    from kvmspte.formats.matrixfmt import render_matrix
     from kvmspte.runner import run_report
 
     models = list(registry.models().values())
     scenarios = list(catalogue().values())
     runs = {(sc.name, m.id): _checked(run, sc, m) for sc in scenarios for m in models}
     m = mx.build(scenarios, models)
-    pages = {"index.md": index_page(render_matrix(m, "markdown"), models, scenarios),
+    pages = {"index.md": index_page(render("matrix", "markdown", m), models, scenarios),
              "cli.md": cli_page(group), "explore.md": explore_page(models)}
     for model in models:
         pages[f"arches/{model.id}.md"] = arch_page(
@@ -358,9 +357,9 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
         pages[f"scenarios/{sc.name}.md"] = scenario_page(
             sc, [runs[sc.name, mdl.id] for mdl in models])
     default = run_report("compare", [catalogue()["ksm-merge"]], models)
-    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('table', default, width=80)}```",
+    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('compare', 'table', default, width=80)}```",
               "findings": findings_block(models),
-              "matrix": render_matrix(m, "markdown").rstrip()}
+              "matrix": render("matrix", "markdown", m).rstrip()}
     return pages, blocks
 
 

@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from kvmspte import SCHEMA_VERSION  # noqa: F401  (re-exported)
 from kvmspte.errors import ScenarioError, shown
 from kvmspte.util import suggest
 
-STATES = ("mapped-4k", "mapped-huge", "unmapped")
-VERDICTS = ("no-op", "flush-only", "changes", "n/a", "absent")
 STDIN = "<stdin>"
 #: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
 MAX_BYTES = 1 << 20

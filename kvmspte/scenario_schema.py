@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kvmspte import SCHEMA_VERSION
 from kvmspte.errors import ScenarioError, shown
 from kvmspte.util import suggest
+from kvmspte.vocabulary import STATES, TRIGGERS, VERDICTS
 
-Trigger = Literal["ksm-write-protect", "ksm-replace-page", "cow", "uprobe", "migrate-device-zero"]
-State = Literal["mapped-4k", "mapped-huge", "unmapped"]
-Verdict = Literal["no-op", "flush-only", "changes", "n/a", "absent"]
+Trigger = Literal[TRIGGERS]
+State = Literal[STATES]
+Verdict = Literal[VERDICTS]
 
 
 class _Strict(BaseModel):

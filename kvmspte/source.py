@@ -25,13 +25,25 @@ class Source:
     via: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.function} @ {self.release}"
+        return cite(self)
 
     def to_dict(self) -> dict[str, str]:
         out = {"file": self.file, "function": self.function, "release": self.release}
         if self.via:
             out["via"] = self.via
         return out
+
+
+def cite(src, *, markdown: bool = False) -> str:
+    """The one citation formatter: ``file:function @ release`` for a Source or its dict
+    ('' for none); in Markdown ```file`: `function` @ release (via)``."""
+    if not src:
+        return ""
+    get = src.get if isinstance(src, dict) else lambda k, d="": getattr(src, k, d)
+    if not markdown:
+        return f"{get('file')}:{get('function')} @ {get('release')}"
+    via = f" ({get('via', '')})" if get("via", "") else ""
+    return f"`{get('file')}`: `{get('function')}` @ {get('release')}{via}"
 
 
 def kconfig_readonly_mem(arch_dir: str) -> Source:

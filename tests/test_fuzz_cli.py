@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from kvmspte.cli import main
 from kvmspte.explore.races import RACES
 from kvmspte.registry import models
-from kvmspte.scenario import STATES, VERDICTS, catalogue
+from kvmspte.scenario import catalogue
+from kvmspte.vocabulary import STATES, VERDICTS
 
 COMMANDS = ["compare", "check", "matrix", "explain", "explore", "arches", "scenarios", "schema"]
 OPTIONS = ["--arch", "--format", "--expect", "-e", "--regex", "--color", "--max-states",

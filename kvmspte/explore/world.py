@@ -11,7 +11,6 @@ so the arch models run only the first time an operation meets a state.
 
 from __future__ import annotations
 
-import json
 import pickle
 
 from kvmspte import engine, triggers
@@ -72,7 +71,7 @@ class Machine:
         self.kvm0 = run.kvm.state()
 
     def intern(self, arch) -> int:
-        key = json.dumps(arch.snapshot(), sort_keys=True, default=str)
+        key = frozen(arch.snapshot())
         aid = self._ids.get(key)
         if aid is None:
             aid = self._ids[key] = len(self._blobs)
@@ -147,9 +146,13 @@ def describe_pte(p: HostPte) -> str:
     return f"pfn {p.pfn:#x} ({'rw' if p.write else 'ro'})"
 
 
-def dumps(st: tuple) -> str:
-    """A readable rendering of a state (for debugging and the docs)."""
-    return json.dumps({"pcs": st[PCS], "locs": [list(map(str, x)) for x in st[LOCS]],
-                       "ptl": st[PTL], "kvm": st[KVM], "host": [describe_pte(p) for p in st[HOST]],
-                       "refs": st[REFS], "freed": st[FREED], "stale": st[STALE],
-                       "arch": st[ARCH]}, default=str)
+def frozen(value):
+    """A compact hashable key for a snapshot: dicts become tuples of sorted items, lists
+    tuples; a bool is tagged so that it never equals the int of the same value."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, bool):
+        return (bool, value)
+    return value

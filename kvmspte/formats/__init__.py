@@ -1,4 +1,5 @@
-"""Renderers: small objects that turn a Report into a string and never print."""
+"""Output formats: one object per (command, format) that turns a command's data into a
+string and never prints."""
 
 from __future__ import annotations
 
@@ -6,31 +7,45 @@ FORMATS = ("table", "json", "markdown")
 #: for `check` only: one test case per checked (scenario, arch) cell
 CHECK_FORMATS = (*FORMATS, "junit", "tap")
 
+_REPORT = {"table": "text:REPORT", "json": "jsonfmt:REPORT", "markdown": "markdown:REPORT"}
 
-def render(fmt: str, report, *, color: bool = False, width: int | None = None) -> str:
-    if fmt == "json":
-        from kvmspte.formats.jsonfmt import render_json
+#: (command, format) -> "module:object" under kvmspte.formats, imported only when used
+REGISTRY: dict[tuple[str, str], str] = {
+    **{("compare", f): t for f, t in _REPORT.items()},
+    **{("check", f): t for f, t in _REPORT.items()},
+    ("check", "junit"): "ci:JUNIT",
+    ("check", "tap"): "ci:TAP",
+    ("matrix", "table"): "matrixfmt:TABLE",
+    ("matrix", "json"): "jsonfmt:DOCUMENT",
+    ("matrix", "markdown"): "matrixfmt:MARKDOWN",
+    ("explain", "table"): "explainfmt:TABLE",
+    ("explain", "json"): "jsonfmt:DOCUMENT",
+    ("explain", "markdown"): "explainfmt:MARKDOWN",
+    ("explore", "table"): "explorefmt:TABLE",
+    ("explore", "json"): "explorefmt:JSON",
+    ("explore", "markdown"): "explorefmt:MARKDOWN",
+    ("arches", "table"): "listfmt:ARCHES_TABLE",
+    ("arches", "json"): "jsonfmt:DOCUMENT",
+    ("arches", "markdown"): "listfmt:ARCHES_MARKDOWN",
+    ("scenarios", "table"): "listfmt:SCENARIOS_TABLE",
+    ("scenarios", "json"): "listfmt:SCENARIOS_JSON",
+    ("scenarios", "markdown"): "listfmt:SCENARIOS_MARKDOWN",
+    ("schema", "json"): "jsonfmt:DOCUMENT",
+}
 
-        return render_json(report)
-    if fmt == "junit":
-        from kvmspte.formats.ci import render_junit
 
-        return render_junit(report)
-    if fmt == "tap":
-        from kvmspte.formats.ci import render_tap
+def get(command: str, fmt: str):
+    """The format object of (command, fmt): it has render(data, *, color, width) -> str."""
+    import importlib
 
-        return render_tap(report)
-    if fmt == "markdown":
-        from kvmspte.formats.markdown import render_markdown
+    module, _, name = REGISTRY[command, fmt].partition(":")
+    return getattr(importlib.import_module(f"kvmspte.formats.{module}"), name)
 
-        return render_markdown(report)
-    from kvmspte.formats.layout import output_width
 
-    width = width or output_width()
-    if color:
-        from kvmspte.formats.rich_table import render_rich
+def render(command: str, fmt: str, data, *, color: bool = False,
+           width: int | None = None) -> str:
+    if width is None and fmt in ("table",):
+        from kvmspte.formats.layout import output_width
 
-        return render_rich(report, width=width)
-    from kvmspte.formats.text import render_text
-
-    return render_text(report, width=width)
+        width = output_width()
+    return get(command, fmt).render(data, color=color, width=width)

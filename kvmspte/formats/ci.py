@@ -7,10 +7,11 @@ step that decided the verdict.  Both turn a Report into a string and never print
 
 from __future__ import annotations
 
-import json
 import re
 
 from kvmspte.formats.common import what
+from kvmspte.formats.interface import Plain
+from kvmspte.formats.jsonfmt import dumps
 
 # Characters XML 1.0 cannot carry at all, even escaped (C0 controls but tab, LF, CR;
 # surrogates; U+FFFE/U+FFFF).  ElementTree escapes &, <, > and quotes, not these.
@@ -97,7 +98,11 @@ def render_tap(report) -> str:
         if res.matches is False:
             # a YAML diagnostic block; every value is a JSON string, which is valid YAML
             lines.append("  ---")
-            lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}"
+            lines += [f"  {k}: {dumps(v, indent=None, ascii_only=False)}"
                       for k, v in case_detail(res).items() if v]
             lines.append("  ...")
     return "\n".join(lines) + "\n"
+
+
+JUNIT = Plain(render_junit)
+TAP = Plain(render_tap)

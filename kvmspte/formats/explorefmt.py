@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
+from kvmspte.formats.interface import Plain, Terminal
+from kvmspte import envelope
+from kvmspte.formats.jsonfmt import Json
 from kvmspte.formats.layout import PIPE_WIDTH, can_fit, table, wrap
 from kvmspte.formats.markdown import table as md_table
+from kvmspte.source import cite
 
 HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "gfn at the end",
            "violations")
@@ -55,17 +57,17 @@ def _example(o, v, md: bool, width: int | None = None) -> list[str]:
             ["", *wrap(head, width, "", "  ")]
     for n, (actor, idx) in enumerate(v.path, 1):
         st = o.steps[actor][idx]
-        cite = "; ".join(f"{s.file}:{s.function} @ {s.release}" for s in (st.source, *st.also))
+        cited = "; ".join(cite(s) for s in (st.source, *st.also))
         if md:
-            out.append(f"{n}. {actor}: {st.label} — `{cite}`")
+            out.append(f"{n}. {actor}: {st.label} — `{cited}`")
             continue
         lead = f"  {n:>2}. {actor:<7} "
-        line = f"{lead}{st.label}  [{cite}]"
+        line = f"{lead}{st.label}  [{cited}]"
         if width is None or len(line) <= width:
             out.append(line)
         else:
             rest = " " * len(lead)
-            out += wrap(st.label, width, lead, rest) + wrap(f"[{cite}]", width, rest, rest)
+            out += wrap(st.label, width, lead, rest) + wrap(f"[{cited}]", width, rest, rest)
     if md and v.state:
         out += ["", f"Violating state: {state_text(v.state)}."]
     return out
@@ -126,22 +128,18 @@ def summary(outcomes) -> str:
             f"{'all finished' if all(o.finished for o in outcomes) else 'SOME DID NOT FINISH'}")
 
 
-def render_explore(outcomes, fmt: str, *, timing: bool = True,
-                   width: int = PIPE_WIDTH) -> str:
-    if fmt == "json":
-        doc = {"schema_version": 1, "tool": "kvmspte", "command": "explore",
-               "results": [o.to_dict() for o in outcomes]}
-        return json.dumps(doc, indent=2) + "\n"
-    if fmt == "markdown":
-        body = md_table(HEADERS, rows(outcomes))
-        return "\n".join(body + counterexamples(outcomes, True)) + "\n"
+def explore_doc(outcomes) -> dict:
+    return envelope("explore", results=[o.to_dict() for o in outcomes])
+
+
+def render_markdown(outcomes) -> str:
+    body = md_table(HEADERS, rows(outcomes))
+    return "\n".join(body + counterexamples(outcomes, True)) + "\n"
+
+
+def render_text(outcomes, width: int = PIPE_WIDTH, *, timing: bool = True) -> str:
     rs = rows(outcomes)
-    widths = [max(len(r[i]) for r in [HEADERS, *rs]) for i in range(len(HEADERS) - 1)]
-    lines = ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]).rstrip()
-             for r in [HEADERS, *rs]]
-    if max(map(len, lines)) > width:
-        lines = table(HEADERS, rs, width) if can_fit(HEADERS, rs, width) else \
-            _by_race(rs, width)
+    lines = table(HEADERS, rs, width) if can_fit(HEADERS, rs, width) else _by_race(rs, width)
     lines += counterexamples(outcomes, False, width)
     if timing:
         lines += ["", *wrap(summary(outcomes), width, "", "  ")]
@@ -158,3 +156,8 @@ def _by_race(rs, width: int) -> list[str]:
         out += ["  " + ln if ln else ln
                 for ln in table(HEADERS[1:], [r[1:] for r in rs if r[0] == race], width - 2)]
     return out
+
+
+TABLE = Terminal(render_text)
+MARKDOWN = Plain(render_markdown)
+JSON = Json(explore_doc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kvmspte.formats.common import HEADERS, by_scenario, scenario_line
+from kvmspte.formats.interface import Plain
 
 
 def cell(text: str) -> str:
@@ -23,3 +24,7 @@ def render_markdown(report) -> str:
         out += [f"**{cell(scenario_line(sc))}**", ""]
         out += table(HEADERS, [(f"`{r[0]}`", *r[1:]) for r in rows])
     return "\n".join(out) + "\n"
+
+
+#: the markdown format of compare and check
+REPORT = Plain(render_markdown)

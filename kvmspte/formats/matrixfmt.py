@@ -8,9 +8,8 @@ the columns they head, so every line fits in 80 columns.
 
 from __future__ import annotations
 
-import json
-
-from kvmspte.formats.layout import PIPE_WIDTH, wrap
+from kvmspte.formats.interface import Plain, Terminal
+from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 from kvmspte.formats.markdown import table as md_table
 from kvmspte.matrix import COMPACT_LEGEND, LEGEND, Matrix
 
@@ -53,21 +52,17 @@ def compact_lines(m: Matrix) -> tuple[list[str], list[tuple[list[str], list[str]
     return head, body
 
 
-def render_matrix(m: Matrix, fmt: str, *, color: bool = False,
-                  width: int = PIPE_WIDTH) -> str:
-    if fmt == "json":
-        return json.dumps(m.to_dict(), indent=2) + "\n"
+def render_markdown(m: Matrix) -> str:
     headers, rows = grid(m)
-    if fmt == "markdown":
-        body = md_table(headers, [[f"`{r[0]}`", *r[1:]] for r in rows])
-        legend = [f"- `{sym}`: {text}" for sym, text in LEGEND]
-        return "\n".join(body + ["", *legend, "", f"{m.summary()}"]) + "\n"
-    if color:
-        return _rich(m, headers, rows, width)
+    body = md_table(headers, [[f"`{r[0]}`", *r[1:]] for r in rows])
+    legend = [f"- `{sym}`: {text}" for sym, text in LEGEND]
+    return "\n".join(body + ["", *legend, "", f"{m.summary()}"]) + "\n"
+
+
+def render_text(m: Matrix, width: int = PIPE_WIDTH) -> str:
+    headers, rows = grid(m)
     if full_width(m) <= width:
-        widths = _widths(headers, rows)
-        lines = [GAP.join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                 for r in [headers, *rows]]
+        lines = table(headers, rows, width)
         return "\n".join(lines + ["", "legend:", *legend_lines(), "", m.summary()]) + "\n"
     head, body = compact_lines(m)
     lines = head + [(GAP.join(lead) + GAP + " ".join(c.ljust(PITCH - 1) for c in cells))
@@ -82,13 +77,14 @@ def _style(cell, text: str) -> str:
     return "" if text == "=" else "yellow"
 
 
-def _rich(m: Matrix, headers, rows, width: int) -> str:
+def render_rich(m: Matrix, width: int = PIPE_WIDTH) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from kvmspte.formats.rich_table import _Null
 
+    headers, rows = grid(m)
     console = Console(width=width, record=True, force_terminal=True, file=_Null())
     # a box table costs 3 columns per column plus one for its borders and padding
     boxed = sum(_widths(headers, rows)) + 3 * len(headers) + 1
@@ -117,3 +113,7 @@ def _rich(m: Matrix, headers, rows, width: int) -> str:
     console.print("legend:\n" + "\n".join(legend), markup=False, highlight=False)
     console.print(m.summary())
     return console.export_text(styles=True)
+
+
+TABLE = Terminal(render_text, render_rich)
+MARKDOWN = Plain(render_markdown)

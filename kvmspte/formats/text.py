@@ -7,6 +7,7 @@ itself, and the scenario line wraps with a two-space indent.
 from __future__ import annotations
 
 from kvmspte.formats.common import HEADERS, by_scenario, scenario_line
+from kvmspte.formats.interface import Terminal
 from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 
 
@@ -18,3 +19,13 @@ def render_text(report, *, width: int = PIPE_WIDTH) -> str:
         out.extend(wrap(scenario_line(sc), width, "", "  "))
         out.extend(table(HEADERS, rows, width))
     return "\n".join(out) + "\n"
+
+
+def _rich(report, width: int) -> str:
+    from kvmspte.formats.rich_table import render_rich
+
+    return render_rich(report, width=width)
+
+
+#: the table format of compare and check: plain text, or drawn with rich when coloured
+REPORT = Terminal(lambda report, width: render_text(report, width=width), _rich)

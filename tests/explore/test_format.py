@@ -3,7 +3,7 @@
 from kvmspte.arches.arm64 import Model as Arm64
 from kvmspte.explore.checker import COHERENCE, explore
 from kvmspte.explore.races import RACES
-from kvmspte.formats.explorefmt import mermaid, mermaid_text, render_explore
+from kvmspte.formats.explorefmt import mermaid, mermaid_text, render_markdown
 
 
 def test_mermaid_text_has_no_statement_separators_or_markers():
@@ -14,7 +14,7 @@ def test_mermaid_text_has_no_statement_separators_or_markers():
 
 def test_every_counter_example_is_drawn_with_its_numbered_trace():
     out = explore(RACES["writer-zapper"], Arm64)
-    md = render_explore([out], "markdown")
+    md = render_markdown([out])
     assert md.count("```mermaid") == len(out.examples) == 2
     v = out.examples[COHERENCE]
     diagram = mermaid(out, v)

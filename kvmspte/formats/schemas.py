@@ -1,6 +1,14 @@
-"""JSON Schema of the report that ``--format json`` prints (schema_version 1)."""
+"""The published JSON Schema of every ``--format json`` output (``kvmspte schema NAME``),
+and of a scenario file (``kvmspte schema scenario``)."""
 
 from __future__ import annotations
+
+from kvmspte import SCHEMA_VERSION
+from kvmspte.vocabulary import VERDICTS
+
+_HEAD = {"schema_version": {"const": SCHEMA_VERSION}, "tool": {"const": "kvmspte"}}
+_VERDICT = {"enum": [*VERDICTS, "error"],
+            "description": "error: the model raised; see error (the run exits 3)"}
 
 _SOURCE = {
     "type": ["object", "null"],
@@ -31,9 +39,8 @@ _RESULT = {
         "release": {"type": "string"},
         "scenario": {"type": "string"},
         "gfn": {"type": "string", "pattern": "^0x[0-9a-f]+$"},
-        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", "error"],
-                    "description": "error: the model raised; see error (the run exits 3)"},
-        "expected": {"enum": ["no-op", "flush-only", "changes", "n/a", "absent", None]},
+        "verdict": _VERDICT,
+        "expected": {"enum": [*VERDICTS, None]},
         "matches": {"type": ["boolean", "null"]},
         "reason": {"type": "string"},
         "reason_source": _SOURCE,
@@ -69,9 +76,8 @@ REPORT_SCHEMA = {
     "type": "object",
     "required": ["schema_version", "tool", "command", "scenarios", "results"],
     "properties": {
-        "schema_version": {"const": 1},
-        "tool": {"const": "kvmspte"},
-        "command": {"type": "string"},
+        **_HEAD,
+        "command": {"enum": ["compare", "check"]},
         "kernel": {"type": "string", "description": "the release asked for (--kernel)"},
         "scenarios": {"type": "array", "items": {"type": "object"}},
         "results": {"type": "array", "items": _RESULT},
@@ -104,8 +110,7 @@ EXPLORE_SCHEMA = {
     "type": "object",
     "required": ["schema_version", "tool", "command", "results"],
     "properties": {
-        "schema_version": {"const": 1},
-        "tool": {"const": "kvmspte"},
+        **_HEAD,
         "command": {"const": "explore"},
         "results": {"type": "array", "items": {
             "type": "object",
@@ -131,3 +136,92 @@ EXPLORE_SCHEMA = {
         }},
     },
 }
+
+
+def _document(title: str, command: str | None, required: list[str], **properties) -> dict:
+    head = {**_HEAD, "command": {"const": command}} if command else \
+        {"schema_version": _HEAD["schema_version"]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title,
+            "type": "object", "required": [*head, *required],
+            "properties": {**head, **properties}}
+
+
+_CELL = {"type": "object", "required": ["arch", "verdict", "expected", "mismatch"],
+         "properties": {"arch": {"type": "string"}, "verdict": _VERDICT,
+                        "expected": {"enum": [*VERDICTS, None]},
+                        "mismatch": {"type": "boolean"}, "error": {"type": "string"}}}
+MATRIX_SCHEMA = _document(
+    "kvmspte matrix", "matrix", ["kernel", "arches", "rows", "cells", "mismatches", "legend"],
+    kernel={"type": "string"}, arches={"type": "array", "items": {"type": "string"}},
+    rows={"type": "array", "items": {
+        "type": "object", "required": ["scenario", "expected", "cells"],
+        "properties": {"scenario": {"type": "string"},
+                       "expected": {"enum": [*VERDICTS, None]},
+                       "cells": {"type": "array", "items": _CELL}}}},
+    cells={"type": "integer", "minimum": 0}, mismatches={"type": "integer", "minimum": 0},
+    legend={"type": "object", "additionalProperties": {"type": "string"}})
+
+_SWITCH = {"type": "object", "required": ["name", "since", "what", "source"],
+           "properties": {"name": {"type": "string"}, "since": {"type": "string"},
+                          "commit": {"type": "string"}, "what": {"type": "string"},
+                          "source": _SOURCE, "active": {"type": "boolean"}}}
+_ARCH = {
+    "type": "object",
+    "required": ["id", "family", "title", "release", "hooks", "chain", "findings",
+                 "free_policy", "switches"],
+    "properties": {
+        "id": {"type": "string"}, "family": {"type": "string"}, "title": {"type": "string"},
+        "release": {"type": "string"},
+        "hooks": {"type": "object", "additionalProperties": {"type": "array",
+                                                             "items": _SOURCE}},
+        "chain": {"type": "array", "items": _SOURCE},
+        "findings": {"type": "array", "items": {"type": "string"}},
+        "readonly_mem": _SOURCE, "free_policy": {"type": ["string", "null"]},
+        "host_mm": {"type": "object", "additionalProperties": _SOURCE},
+        "arrived": {**_SWITCH, "type": ["object", "null"],
+                    "description": "the switch point where change_pte first reaches the model"},
+        "switches": {"type": "array", "items": _SWITCH},
+        "fault_retry": {"type": ["object", "null"]},
+        "absent": {"type": ["string", "null"],
+                   "description": "with --kernel: why change_pte does not reach the model"},
+    },
+}
+ARCHES_SCHEMA = _document("kvmspte arches", None, ["arches"],
+                          kernel={"type": "string"}, arches={"type": "array", "items": _ARCH})
+
+_PHASE = {"type": "object", "required": ["phase", "title", "title_source", "steps", "state"],
+          "properties": {"phase": {"type": "string"}, "title": {"type": "string"},
+                         "title_source": _SOURCE,
+                         "steps": {"type": "array", "items": _STEP},
+                         "state": {"type": ["array", "null"], "items": {"type": "object"}}}}
+EXPLAIN_SCHEMA = _document(
+    "kvmspte explain", "explain",
+    ["scenario", "arch", "gfn", "verdict", "reason", "reason_source", "reached_arch_hook",
+     "flush", "diff", "warnings", "phases"],
+    scenario={"type": "object"}, arch=_ARCH, gfn=_RESULT["properties"]["gfn"],
+    verdict=_VERDICT, reason={"type": "string"}, reason_source=_SOURCE,
+    reached_arch_hook={"type": "boolean"}, flush={"type": "boolean"},
+    diff=_RESULT["properties"]["diff"], warnings=_RESULT["properties"]["warnings"],
+    phases={"type": "array", "items": _PHASE})
+
+
+def _scenario() -> dict:
+    from kvmspte.scenario_schema import scenario_json_schema
+
+    return scenario_json_schema()
+
+
+def _scenarios() -> dict:
+    return _document("kvmspte scenarios", None, ["scenarios"],
+                     scenarios={"type": "array", "items": {"type": "object"}})
+
+
+#: kvmspte schema NAME -> the schema (or a function building it, for the pydantic one)
+SCHEMAS = {"compare": REPORT_SCHEMA, "check": REPORT_SCHEMA, "matrix": MATRIX_SCHEMA,
+           "explain": EXPLAIN_SCHEMA, "explore": EXPLORE_SCHEMA, "arches": ARCHES_SCHEMA,
+           "scenarios": _scenarios, "scenario": _scenario}
+
+
+def schema(name: str) -> dict:
+    found = SCHEMAS[name]
+    return found() if callable(found) else found
