@@ -44,15 +44,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kvmspte.host import HostArch, HostMM
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, CannotExist, FaultResult, RadixViews
-from kvmspte.pagetable import (
+from kvmspte.sim.host import HostArch, HostMM
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult, RadixViews
+from kvmspte.sim.pagetable import (
     FREE_UNREFERENCED, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.release import DEFAULT, Release, Switch, Switches
-from kvmspte.source import DEFAULT_RELEASE, Source, kconfig_readonly_mem
+from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
+from kvmspte.sim.source import DEFAULT_RELEASE, Source, kconfig_readonly_mem
 
 MMU_C = "arch/arm64/kvm/mmu.c"
 PGTABLE_C = "arch/arm64/kvm/hyp/pgtable.c"

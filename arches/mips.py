@@ -29,15 +29,15 @@ range is treated as inclusive.  Nothing else frees table pages.
 
 from __future__ import annotations
 
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import (
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
+from kvmspte.sim.pagetable import (
     FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source, kconfig_readonly_mem
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/mips/kvm/mmu.c"
 PGTABLE_H = "arch/mips/include/asm/pgtable.h"

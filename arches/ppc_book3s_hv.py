@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import ArchModel
-from kvmspte.release import Release, Switch
-from kvmspte.source import Source
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.plugins.contract import ArchModel
+from kvmspte.sim.release import Release, Switch
+from kvmspte.sim.source import Source
 
 BOOK3S_C = "arch/powerpc/kvm/book3s.c"
 BOOK3S_HV_C = "arch/powerpc/kvm/book3s_hv.c"

@@ -38,12 +38,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kvmspte.arches import ppc_book3s_hv as hv
-from kvmspte.host import HostMM
-from kvmspte.kvm import Memslot
-from kvmspte import faultretry
-from kvmspte.model import FaultResult, Mapping
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import FaultResult, Mapping
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source
 
 VIA_RM = ("not re-read for v6.9: from the research note (§4.4 step 13, memory of the v6.x body; "
           "2019 KVMPPC_RMAP_HPT patch context)")

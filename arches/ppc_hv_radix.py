@@ -36,15 +36,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kvmspte.arches import ppc_book3s_hv as hv
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import Memslot
-from kvmspte import faultretry
-from kvmspte.model import FaultResult, RadixViews
-from kvmspte.pagetable import (
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import FaultResult, RadixViews
+from kvmspte.sim.pagetable import (
     FREE_NEVER, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source
 
 RADIX_C = "arch/powerpc/kvm/book3s_64_mmu_radix.c"
 VIA_RADIX = ("sean-jc copy 7323582f (about v5.13) and intel/tdx copy 6abb35b5 (about v6.0), which "

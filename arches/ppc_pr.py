@@ -43,13 +43,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kvmspte.host import HostMM
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, FaultResult, Mapping
-from kvmspte.pagetable import PAGE_SHIFT
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, FaultResult, Mapping
+from kvmspte.sim.pagetable import PAGE_SHIFT
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source
 
 BOOK3S_C = "arch/powerpc/kvm/book3s.c"
 PR_C = "arch/powerpc/kvm/book3s_pr.c"

@@ -26,15 +26,15 @@ hugetlbfs, so ``hugetlb_shift`` stays None there; tests set it to build a block.
 
 from __future__ import annotations
 
-from kvmspte.host import HostMM
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import (
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
+from kvmspte.sim.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source, kconfig_readonly_mem
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/riscv/kvm/mmu.c"
 VIA_DELETED = ("hunk deleted from blob a9e2fd7245e1 (v6.9-rc mmu.c) by "

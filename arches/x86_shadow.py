@@ -19,13 +19,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kvmspte.arches import x86_spte as spte
-from kvmspte.host import HostMM
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import FREE_NEVER, MemoryCache, RadixTable
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source, kconfig_readonly_mem
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
+from kvmspte.sim.pagetable import FREE_NEVER, MemoryCache, RadixTable
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 MMU_C = spte.MMU_C
 OLD = spte.OLD_MMU_C

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kvmspte.host import HostMM
-from kvmspte.kvm import Memslot
-from kvmspte.pagetable import Geometry, Leaf
-from kvmspte.source import Source
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import Memslot
+from kvmspte.sim.pagetable import Geometry, Leaf
+from kvmspte.sim.source import Source
 
 MMU_C = "arch/x86/kvm/mmu/mmu.c"
 SPTE_C = "arch/x86/kvm/mmu/spte.c"

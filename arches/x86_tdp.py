@@ -19,13 +19,13 @@ and the second write always reported the stale pre-zap SPTE as the old value.
 from __future__ import annotations
 
 from kvmspte.arches import x86_spte as spte
-from kvmspte.host import HostMM
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte import faultretry
-from kvmspte.model import ArchModel, FaultResult, RadixViews
-from kvmspte.pagetable import FREE_NEVER, Leaf, MemoryCache, RadixTable, TablePage
-from kvmspte.release import Release, Switch, Switches
-from kvmspte.source import Source, kconfig_readonly_mem
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim import faultretry
+from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
+from kvmspte.sim.pagetable import FREE_NEVER, Leaf, MemoryCache, RadixTable, TablePage
+from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
 VIA = "read at a v6.9 copy of tdp_mmu.c (uses REMOVED_SPTE, writes 0 for a zapped SPTE)"

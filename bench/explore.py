@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 import time
 
-from kvmspte.explore.checker import explore
-from kvmspte.explore.races import RACES
-from kvmspte.registry import models
+from kvmspte.analyses.explore.checker import explore
+from kvmspte.analyses.explore.races import RACES
+from kvmspte.plugins.registry import models
 
 LARGEST = "vcpus-writer-zapper"
 

@@ -11,9 +11,9 @@ import statistics
 import sys
 import time
 
-from kvmspte import matrix as mx
-from kvmspte.registry import models
-from kvmspte.scenario import catalogue
+from kvmspte.analyses import matrix as mx
+from kvmspte.plugins.registry import models
+from kvmspte.scenarios.loader import catalogue
 
 TARGET = 2000.0
 

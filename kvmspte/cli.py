@@ -19,7 +19,7 @@ from kvmspte.formats import CHECK_FORMATS, FORMATS
 
 
 def _parse_kernel(ctx, param, value):
-    from kvmspte.release import DEFAULT, Release, ReleaseError
+    from kvmspte.sim.release import DEFAULT, Release, ReleaseError
 
     if value is None:
         return DEFAULT
@@ -97,7 +97,7 @@ def finish(failures: list, failed: bool = False) -> None:
 
 
 def select_models(ids: tuple[str, ...]) -> list[type]:
-    from kvmspte import registry
+    from kvmspte.plugins import registry
 
     registry.install_warning_printer()
     if not ids:
@@ -112,7 +112,7 @@ def select_models(ids: tuple[str, ...]) -> list[type]:
 
 
 def resolve_scenarios(refs) -> list:
-    from kvmspte.scenario import ScenarioError, resolve, unique
+    from kvmspte.scenarios.loader import ScenarioError, resolve, unique
 
     try:
         return unique([resolve(ref) for ref in refs])
@@ -177,7 +177,7 @@ def compare(scenario: str, arches: tuple[str, ...], fmt: str, color: str, kernel
     A result that differs from the scenario's [expect] table is marked in the
     table; compare itself always exits 0 on valid input (use 'check' to assert).
     """
-    from kvmspte.runner import run_report
+    from kvmspte.analyses.runs import run_report
 
     report = run_report("compare", resolve_scenarios([scenario]), select_models(arches),
                         kernel=kernel)
@@ -204,8 +204,8 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     Exit status: 0 all hold, 1 some do not, 2 bad usage or input, 3 a model
     raised (the others are still reported).
     """
-    from kvmspte.runner import check_report
-    from kvmspte.scenario import catalogue
+    from kvmspte.analyses.runs import check_report
+    from kvmspte.scenarios.loader import catalogue
     from kvmspte.vocabulary import VERDICTS
 
     if expect is not None and expect not in VERDICTS:
@@ -247,8 +247,8 @@ def matrix(scenarios, patterns, arches, fmt, color, kernel) -> None:
     """
     import re
 
-    from kvmspte import matrix as mx
-    from kvmspte.scenario import catalogue
+    from kvmspte.analyses import matrix as mx
+    from kvmspte.scenarios.loader import catalogue
 
     try:
         [re.compile(p) for p in patterns]
@@ -278,7 +278,7 @@ def explain(scenario, arch, fmt, color, kernel) -> None:
     page-table state for the gfn after each event, and the verdict with its
     reason.  --format markdown or json for pasting into a mail or a bug.
     """
-    from kvmspte import explain as ex
+    from kvmspte.analyses import explain as ex
 
     (sc,) = resolve_scenarios([scenario])
     (model,) = select_models((arch,))
@@ -307,7 +307,7 @@ def docs(out, readme, check_only) -> None:
     only when the generator wrote it and it is unchanged since.  A folder left
     by an interrupted run is removed by the next run and reported by --check.
     """
-    from kvmspte import docgen
+    from kvmspte.docs import generate as docgen
 
     try:
         stale = docgen.run(out, readme, check=check_only, group=cli)
@@ -350,8 +350,8 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
     vcpus-writer-zapper, ksm-wrprotect-fault, ksm-wrprotect-zapper,
     migrate-zapper, writer-neighbour-zapper.
     """
-    from kvmspte.explore.checker import attempt
-    from kvmspte.explore.races import RACES
+    from kvmspte.analyses.explore.checker import attempt
+    from kvmspte.analyses.explore.races import RACES
     from kvmspte.util import suggest
 
     for name in races:
@@ -373,7 +373,7 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
 @_kernel_option
 def arches(fmt: str, kernel) -> None:
     """List the architecture models: id, family, modelled release, and their sources."""
-    from kvmspte.listing import arches_doc
+    from kvmspte.analyses.listing import arches_doc
 
     given = click.get_current_context().get_parameter_source("kernel")
     at = None if given == click.core.ParameterSource.DEFAULT else kernel
@@ -384,7 +384,7 @@ def arches(fmt: str, kernel) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def scenarios(fmt: str) -> None:
     """List the built-in scenario catalogue."""
-    from kvmspte.scenario import catalogue
+    from kvmspte.scenarios.loader import catalogue
 
     show("scenarios", fmt, list(catalogue().values()))
 

@@ -10,8 +10,8 @@ import pytest
 import kvmspte
 
 from kvmspte.cli import main
-from kvmspte.engine import run
-from kvmspte.scenario import catalogue
+from kvmspte.sim.engine import run
+from kvmspte.scenarios.loader import catalogue
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kvmspte import __version__
-from kvmspte.registry import models
+from kvmspte.plugins.registry import models
 
 
 def test_version(cli):
@@ -173,7 +173,7 @@ def test_explore_json_validates_against_its_schema(cli):
 def test_scenario_schema_accepts_the_catalogue(cli):
     import jsonschema
 
-    from kvmspte.scenario import builtin_documents
+    from kvmspte.scenarios.loader import builtin_documents
 
     schema = json.loads(cli("schema", "--scenario").out)
     for _, doc in builtin_documents():

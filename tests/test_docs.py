@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmspte import docgen
+from kvmspte.docs import generate as docgen
 from kvmspte.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +49,8 @@ def test_failure_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_pages_per_arch_and_scenario(tmp_path):
-    from kvmspte.registry import models
-    from kvmspte.scenario import catalogue
+    from kvmspte.plugins.registry import models
+    from kvmspte.scenarios.loader import catalogue
 
     docgen.run(str(tmp_path), None, check=False, group=cli)
     for arch_id in models():
@@ -64,9 +64,9 @@ def test_pages_per_arch_and_scenario(tmp_path):
 def test_explore_page_names_the_maintained_kernel_findings_and_points_to_security_md():
     import re
 
-    from kvmspte import registry
-    from kvmspte.explore.checker import explore
-    from kvmspte.explore.races import RACES
+    from kvmspte.plugins import registry
+    from kvmspte.analyses.explore.checker import explore
+    from kvmspte.analyses.explore.races import RACES
 
     models = list(registry.models().values())
     outcomes = [explore(r, m) for r in RACES.values() for m in models]

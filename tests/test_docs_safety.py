@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from kvmspte import docfiles, docgen
+from kvmspte.docs import files as docfiles
+from kvmspte.docs import generate as docgen
 from kvmspte.cli import cli
 from tests.conftest import one_line_exit_2
 

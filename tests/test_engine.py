@@ -6,13 +6,16 @@ from pathlib import Path
 import pytest
 
 from kvmspte.arches.x86_tdp import Model as Tdp
-from kvmspte.engine import run
-from kvmspte.report import diff_snapshots
-from kvmspte.registry import models
-from kvmspte.scenario import Scenario
+from kvmspte.sim.engine import run
+from kvmspte.sim.report import diff_snapshots
+from kvmspte.plugins.registry import models
+from kvmspte.scenarios.definition import Scenario
 
-ENGINE_FILES = ["engine.py", "kvm.py", "triggers.py", "report.py", "runner.py", "pagetable.py",
-                "model.py", "host.py"]
+ENGINE_FILES = ["sim/engine.py", "sim/kvm.py", "sim/triggers.py", "sim/report.py",
+                "analyses/runs.py", "analyses/matrix.py", "sim/pagetable.py",
+                "plugins/contract.py", "sim/host.py",
+                *(f"formats/{p.name}" for p in (Path(__file__).parent.parent / "kvmspte" /
+                                                 "formats").glob("*.py"))]
 
 
 def test_engine_layer_names_no_architecture():
@@ -38,7 +41,7 @@ class Tampering(Tdp):
     id = "tamper"
 
     def set_spte_gfn(self, rng):
-        from kvmspte.pagetable import Leaf, MemoryCache
+        from kvmspte.sim.pagetable import Leaf, MemoryCache
 
         self.pt.install(rng.start, 0, Leaf(rng.pte.pfn, True, False, False), MemoryCache(4))
         return False
@@ -89,7 +92,7 @@ def test_only_arm64_declares_mte_page_rules_and_others_ignore_the_option():
     """The mte option reaches every model, but only arm64 tags pages (mmu.c:sanitise_mte_tags)
     and declares memcmp_pages / copy_highpage (arch/arm64/kernel/mte.c, mm/copypage.c
     @ v6.9); every other model gives the same result with and without it."""
-    from kvmspte.scenario import catalogue
+    from kvmspte.scenarios.loader import catalogue
 
     cat = catalogue()
     pairs = [("ksm-merge-mte", "ksm-merge"), ("ksm-merge-mte-unmapped", "ksm-merge-unmapped"),

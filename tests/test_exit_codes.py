@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from kvmspte import registry
-from kvmspte.registry import models
+from kvmspte.plugins import registry
+from kvmspte.plugins.registry import models
 
 KVMSPTE = [sys.executable, "-m", "kvmspte"]
 
@@ -104,7 +104,7 @@ def test_debug_shows_the_traceback(boom, cli, monkeypatch):
 
 
 def test_an_unexpected_error_is_one_line_exit_3(cli, monkeypatch):
-    from kvmspte import runner
+    from kvmspte.analyses import runs as runner
 
     def crash(*_a, **_k):
         raise ValueError("unexpected\nsecond line")
@@ -117,7 +117,7 @@ def test_an_unexpected_error_is_one_line_exit_3(cli, monkeypatch):
 
 
 def test_keyboard_interrupt_exits_130_quietly(cli, monkeypatch):
-    from kvmspte import runner
+    from kvmspte.analyses import runs as runner
 
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt

@@ -2,8 +2,8 @@
 
 import pytest
 
-from kvmspte import kvm
-from kvmspte.registry import models
+from kvmspte.sim import kvm
+from kvmspte.plugins.registry import models
 
 
 def test_vm_wide_retry_fires_for_any_invalidation_in_progress():

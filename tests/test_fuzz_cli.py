@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kvmspte.cli import main
-from kvmspte.explore.races import RACES
-from kvmspte.registry import models
-from kvmspte.scenario import catalogue
+from kvmspte.analyses.explore.races import RACES
+from kvmspte.plugins.registry import models
+from kvmspte.scenarios.loader import catalogue
 from kvmspte.vocabulary import STATES, VERDICTS
 
 COMMANDS = ["compare", "check", "matrix", "explain", "explore", "arches", "scenarios", "schema"]

@@ -1,11 +1,11 @@
 """The generic notifier layer (kvmspte.kvm), against virt/kvm/kvm_main.c @ v6.9
 (read at eefb85b3f031, v6.9-rc4; change_pte code as deleted by the v6.9-rc removal diff)."""
 
-from kvmspte.host import HostPte
-from kvmspte.kvm import GfnRange, Kvm, Memslot
-from kvmspte.release import Release
-from kvmspte.source import Source
-from kvmspte.trace import Trace
+from kvmspte.sim.host import HostPte
+from kvmspte.sim.kvm import GfnRange, Kvm, Memslot
+from kvmspte.sim.release import Release
+from kvmspte.sim.source import Source
+from kvmspte.sim.trace import Trace
 
 SLOT = Memslot(id=0, base_gfn=0x100000, npages=0x1000, userspace_addr=0x7F0000000000)
 SRC = Source("test", "fake")

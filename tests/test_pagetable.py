@@ -1,6 +1,6 @@
 """The shared radix mechanism (kvmspte.pagetable) in isolation."""
 
-from kvmspte.pagetable import Geometry, Leaf, MemoryCache, RadixTable
+from kvmspte.sim.pagetable import Geometry, Leaf, MemoryCache, RadixTable
 
 G = Geometry(levels=3, names=("L3", "L2", "L1"))
 LEAF = Leaf(pfn=0x1234, read=True, write=False, exec=False)
@@ -50,7 +50,7 @@ def test_snapshot_is_stable_and_keyed_by_what_is_mapped():
 
 
 def test_free_policies():
-    from kvmspte.pagetable import FREE_NEVER, FREE_UNREFERENCED, FREE_WHOLE_SPAN
+    from kvmspte.sim.pagetable import FREE_NEVER, FREE_UNREFERENCED, FREE_WHOLE_SPAN
 
     never = RadixTable(G, free_policy=FREE_NEVER)
     span = RadixTable(G, free_policy=FREE_WHOLE_SPAN)

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from kvmspte import registry
+from kvmspte.plugins import registry
 
 
 @pytest.fixture

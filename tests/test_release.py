@@ -2,10 +2,10 @@
 
 import pytest
 
-from kvmspte.release import (
+from kvmspte.sim.release import (
     DEFAULT, FIRST, REMOVED, Release, ReleaseError, Switch, Switches, span,
 )
-from kvmspte.source import Source
+from kvmspte.sim.source import Source
 
 SRC = Source("virt/kvm/kvm_main.c", "kvm_mmu_notifier_change_pte")
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kvmspte.scenario import ScenarioError, builtin_documents, load_file, resolve
-from kvmspte.scenario_schema import validate
+from kvmspte.scenarios.loader import ScenarioError, builtin_documents, load_file, resolve
+from kvmspte.scenarios.schema import validate
 
 GOOD = """
 name = "mine"

@@ -2,8 +2,8 @@
 each test); sources: mm/ksm.c, mm/memory.c, kernel/events/uprobes.c, mm/migrate_device.c,
 include/linux/mmu_notifier.h @ v6.9."""
 
-from kvmspte import triggers as t
-from kvmspte.host import HostMM
+from kvmspte.sim import triggers as t
+from kvmspte.sim.host import HostMM
 
 HVA = 0x7F0000000000 + 0x210 * 4096
 
@@ -61,8 +61,8 @@ def test_migrate_device_zero_starts_from_the_shared_zero_page():
 
 
 # -- memory tags: generic host behaviour, driven by what the architecture declares -----------
-from kvmspte.host import HostArch  # noqa: E402
-from kvmspte.source import Source  # noqa: E402
+from kvmspte.sim.host import HostArch  # noqa: E402
+from kvmspte.sim.source import Source  # noqa: E402
 
 COPIES = HostArch(copy_keeps_tags=Source("arch/x/mm/copypage.c", "copy_highpage"),
                   compare_refuses_tagged=Source("arch/x/kernel/mte.c", "memcmp_pages"))

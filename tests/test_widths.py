@@ -91,9 +91,9 @@ def test_no_word_is_broken(at, args, rich):
 
 @pytest.mark.parametrize("rich", [False, True], ids=["plain", "rich"])
 def test_narrow_matrix_is_compact_with_every_name_whole(at, rich):
-    from kvmspte import registry
-    from kvmspte.matrix import SYMBOLS
-    from kvmspte.scenario import catalogue
+    from kvmspte.plugins import registry
+    from kvmspte.analyses.matrix import SYMBOLS
+    from kvmspte.scenarios.loader import catalogue
 
     text = at(80, "matrix", rich=rich)
     found = words(text)

@@ -27,8 +27,8 @@ def citation(res) -> str:
     """The source that decided the verdict; for 'changes', the arch code change_pte ran."""
     if res.reason_source is not None:
         return str(res.reason_source)
-    from kvmspte.trace import FLUSH, HOOK, STEP
-    from kvmspte.triggers import CHANGE
+    from kvmspte.sim.trace import FLUSH, HOOK, STEP
+    from kvmspte.sim.triggers import CHANGE
 
     srcs = [str(s.source) for s in res.trace if s.phase.endswith(f":{CHANGE}")
             and s.actor == "arch" and s.kind in (HOOK, STEP, FLUSH) and s.source]

@@ -24,16 +24,20 @@ def what(res) -> str:
     return res.reason
 
 
+def hook_flush(res) -> tuple[str, str]:
+    """The hook and flush cells: yes or no, '-' where nothing ran (n/a, error)."""
+    if res.verdict in ("n/a", "error"):
+        return "-", "-"
+    return "yes" if res.reached_arch_hook else "no", "yes" if res.flush else "no"
+
+
 def rows(report) -> list[tuple[str, ...]]:
     out = []
     for r in report.results:
         verdict = r.verdict
         if r.expected is not None and not r.matches:
             verdict = f"{r.verdict} (expected {r.expected})"
-        ran = r.verdict not in ("n/a", "error")
-        hook = "yes" if r.reached_arch_hook else "no" if ran else "-"
-        flush = "yes" if r.flush else "no" if ran else "-"
-        out.append((r.arch, verdict, hook, flush, what(r)))
+        out.append((r.arch, verdict, *hook_flush(r), what(r)))
     return out
 
 

@@ -7,7 +7,7 @@ import re
 from kvmspte.errors import escape
 from kvmspte.formats.interface import Plain, Terminal
 from kvmspte.formats.layout import PIPE_WIDTH, wrap
-from kvmspte.source import cite
+from kvmspte.sim.source import cite
 
 
 def _value(val) -> str:

@@ -7,7 +7,7 @@ from kvmspte import envelope
 from kvmspte.formats.jsonfmt import Json
 from kvmspte.formats.layout import PIPE_WIDTH, can_fit, table, wrap
 from kvmspte.formats.markdown import table as md_table
-from kvmspte.source import cite
+from kvmspte.sim.source import cite
 
 HEADERS = ("race", "arch", "actors", "states", "interleavings", "finished", "gfn at the end",
            "violations")

@@ -7,7 +7,7 @@ from kvmspte.formats.interface import Plain, Terminal
 from kvmspte.formats.jsonfmt import Json
 from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 from kvmspte.formats.markdown import table as md_table
-from kvmspte.source import cite
+from kvmspte.sim.source import cite
 
 
 def _fold(line: str, width: int, rest: int) -> list[str]:

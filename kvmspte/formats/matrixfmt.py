@@ -11,7 +11,7 @@ from __future__ import annotations
 from kvmspte.formats.interface import Plain, Terminal
 from kvmspte.formats.layout import PIPE_WIDTH, table, wrap
 from kvmspte.formats.markdown import table as md_table
-from kvmspte.matrix import COMPACT_LEGEND, LEGEND, Matrix
+from kvmspte.analyses.matrix import COMPACT_LEGEND, LEGEND, Matrix
 
 GAP = "  "       # between the columns of the full table
 PITCH = 3        # columns per architecture in the compact table: a cell of 2 and a space

@@ -206,7 +206,7 @@ EXPLAIN_SCHEMA = _document(
 
 
 def _scenario() -> dict:
-    from kvmspte.scenario_schema import scenario_json_schema
+    from kvmspte.scenarios.schema import scenario_json_schema
 
     return scenario_json_schema()
 

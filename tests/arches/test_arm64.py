@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from kvmspte import engine, scenario
+from kvmspte.sim import engine
+from kvmspte.scenarios import loader as scenario
 from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.pagetable import Leaf, MemoryCache, TablePage
-from kvmspte.trace import FLUSH, Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim.pagetable import Leaf, MemoryCache, TablePage
+from kvmspte.sim.trace import FLUSH, Trace
 
 GFN = engine.TARGET_GFN          # 0x100210, inside the second 2 MiB of the slot
 HVA_BASE, PFN_BASE = engine.BASE_HVA, engine.BASE_PFN
@@ -487,8 +488,8 @@ def test_mte_cow_of_a_mapped_page_installs_the_tagged_copy():
 # --------------------------------------------------------------------------------------
 
 from kvmspte.arches.arm64 import ARRIVED, SWITCHES  # noqa: E402
-from kvmspte.model import CannotExist  # noqa: E402
-from kvmspte.release import Release  # noqa: E402
+from kvmspte.plugins.contract import CannotExist  # noqa: E402
+from kvmspte.sim.release import Release  # noqa: E402
 
 
 def km(kernel: str, **options) -> Model:

@@ -8,11 +8,11 @@ import pytest
 
 from kvmspte.arches import mips
 from kvmspte.arches.mips import Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.release import Release
-from kvmspte.scenario import catalogue
-from kvmspte.trace import Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim.release import Release
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
 
 BASE_HVA = 0x7F0000000000

@@ -3,11 +3,11 @@
 import pytest
 
 from kvmspte.arches.ppc_e500 import Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.model import CannotExist
-from kvmspte.scenario import catalogue
-from kvmspte.trace import FLUSH, Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.plugins.contract import CannotExist
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
 
 SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
@@ -167,7 +167,7 @@ def test_findings_and_entry_points():
 
 # -- releases (issue 11): arrival v3.7 and the switch points ----------------------------------
 
-from kvmspte.release import Release  # noqa: E402
+from kvmspte.sim.release import Release  # noqa: E402
 
 
 def at(kernel):

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 
 from kvmspte.arches.ppc_hv_hpt import Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.scenario import catalogue
-from kvmspte.trace import FLUSH, Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
 
 HVA = 0x7F0000000000
@@ -251,7 +251,7 @@ READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
 
 # -- releases (issue 11): arrival v3.3 and the switch points ----------------------------------
 
-from kvmspte.release import Release  # noqa: E402
+from kvmspte.sim.release import Release  # noqa: E402
 
 
 def at(kernel, thp=False, pte=None):

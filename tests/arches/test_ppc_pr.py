@@ -4,10 +4,10 @@ book3s_64_mmu_host.c @ v6.9 (notes/ppc.md §1, §5)."""
 import pytest
 
 from kvmspte.arches.ppc_pr import PP_RO, PP_RW, Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.scenario import catalogue
-from kvmspte.trace import FLUSH, Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
 
 SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
@@ -156,7 +156,7 @@ def test_describe_lists_hooks_with_entry_points_first():
 
 # -- releases (issue 11): arrival v3.7 and the switch points ----------------------------------
 
-from kvmspte.release import Release  # noqa: E402
+from kvmspte.sim.release import Release  # noqa: E402
 
 
 def at(kernel):

@@ -3,12 +3,12 @@
 import pytest
 
 from kvmspte.arches.riscv import EEXIST, ENOMEM, Model
-from kvmspte.host import HostMM, HostPte
-from kvmspte.kvm import GfnRange, Memslot
-from kvmspte.pagetable import MemoryCache
-from kvmspte.release import Release
-from kvmspte.scenario import catalogue
-from kvmspte.trace import FLUSH, WARN, Trace
+from kvmspte.sim.host import HostMM, HostPte
+from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim.pagetable import MemoryCache
+from kvmspte.sim.release import Release
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
 
 SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)

@@ -10,12 +10,12 @@ from kvmspte.arches.loongarch import Model as Loongarch
 from kvmspte.arches.mips import Model as Mips
 from kvmspte.arches.riscv import Model as Riscv
 from kvmspte.arches.x86_tdp import Model as Tdp
-from kvmspte.explore import actors
-from kvmspte.explore.checker import COHERENCE, STALE, UAF, is_quiescent, replay
-from kvmspte.release import DEFAULT
-from kvmspte.explore.checker import explore as _explore
-from kvmspte.explore.races import RACES, Race, vcpu
-from kvmspte.registry import models
+from kvmspte.analyses.explore import actors
+from kvmspte.analyses.explore.checker import COHERENCE, STALE, UAF, is_quiescent, replay
+from kvmspte.sim.release import DEFAULT
+from kvmspte.analyses.explore.checker import explore as _explore
+from kvmspte.analyses.explore.races import RACES, Race, vcpu
+from kvmspte.plugins.registry import models
 
 ALL = list(models().values())
 
@@ -91,8 +91,8 @@ def test_gup_fast_needs_no_ptl_but_the_slow_path_does():
     # kvm_main.c:hva_to_pfn_fast: get_user_page_fast_only(FOLL_WRITE) takes no lock and works
     # only on a writable PTE; a read-only one goes to hva_to_pfn_slow (follow_page_pte, PTL).
     step = actors.vcpu_fault(*Tdp.fault_retry).steps[1]
-    from kvmspte.explore.world import HOST, PTL, NONE_PTE
-    from kvmspte.host import HostPte
+    from kvmspte.analyses.explore.world import HOST, PTL, NONE_PTE
+    from kvmspte.sim.host import HostPte
     rw = HostPte(pfn=1, write=True)
     ro = HostPte(pfn=1, write=False)
     state = [None] * 9
@@ -202,7 +202,7 @@ def test_migrate_over_a_zapped_pte_sets_it_with_no_notifier():
     # mm/migrate_device.c:migrate_vma_insert_page: a none PTE gets a plain set_pte_at (the
     # "flush" branch with set_pte_at_notify is only for the zero page), so arm64's
     # kvm_set_spte_gfn never sees the device-private entry on this path.
-    from kvmspte.explore.world import ARCH, HOST, TARGET
+    from kvmspte.analyses.explore.world import ARCH, HOST, TARGET
     path = [("writer", 0), ("zapper", 0), ("zapper", 1), ("writer", 1), ("writer", 2),
             ("writer", 3), ("writer", 4), ("zapper", 2)]
     ctx, st = replay(RACES["migrate-zapper"], Arm64, path)
@@ -213,7 +213,7 @@ def test_migrate_over_a_zapped_pte_sets_it_with_no_notifier():
 def test_ksm_gives_up_while_kvm_holds_its_gup_reference():
     # mm/ksm.c:write_protect_page: page_mapcount + 1 != page_count after the clear: the old
     # entry is put back (set_pte_at, no notifier) and set_pte_at_notify never runs.
-    from kvmspte.explore.world import HOST, LOCS, TARGET
+    from kvmspte.analyses.explore.world import HOST, LOCS, TARGET
     race = RACES["ksm-wrprotect-fault"]
     ctx, st = replay(race, Tdp, [("vcpu", 0), ("vcpu", 1), ("writer", 0), ("writer", 1)])
     assert st[HOST][TARGET] == ctx.initial_ptes[TARGET] and st[HOST][TARGET].write
@@ -238,7 +238,7 @@ def test_a_neighbours_invalidation_makes_only_vm_wide_checkers_retry(model, outc
     # x86 is_page_fault_stale / loongarch kvm_map_page: mmu_invalidate_retry_gfn, the range
     # [neighbour, neighbour + 1) does not cover the gfn; arm64 user_mem_abort, riscv
     # kvm_riscv_gstage_map, mips kvm_mips_map_page: mmu_invalidate_retry, any invalidation.
-    from kvmspte.explore.world import LOCS
+    from kvmspte.analyses.explore.world import LOCS
     race = Race("neighbour-fault", "", "cow", (("zapper", lambda m, k=None: actors.zapper(1)),
                                                ("vcpu", vcpu)))
     _, st = replay(race, model, [("vcpu", 0), ("zapper", 0), ("vcpu", 1), ("vcpu", 2)])

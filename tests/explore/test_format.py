@@ -1,8 +1,8 @@
 """Explore renderers: Mermaid diagrams beside the numbered traces, text escaped for Mermaid."""
 
 from kvmspte.arches.arm64 import Model as Arm64
-from kvmspte.explore.checker import COHERENCE, explore
-from kvmspte.explore.races import RACES
+from kvmspte.analyses.explore.checker import COHERENCE, explore
+from kvmspte.analyses.explore.races import RACES
 from kvmspte.formats.explorefmt import mermaid, mermaid_text, render_markdown
 
 

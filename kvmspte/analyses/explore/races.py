@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from kvmspte.explore import actors
-from kvmspte.release import DEFAULT, Release
-from kvmspte.triggers import MM_SWITCHES
-from kvmspte.explore.world import NEIGHBOUR
-from kvmspte.model import CannotExist
-from kvmspte.source import Source
+from kvmspte.analyses.explore import actors
+from kvmspte.sim.release import DEFAULT, Release
+from kvmspte.sim.triggers import MM_SWITCHES
+from kvmspte.analyses.explore.world import NEIGHBOUR
+from kvmspte.plugins.contract import CannotExist
+from kvmspte.sim.source import Source
 
 #: (actor name, factory: arch model -> Actor)
 ActorSpec = tuple[str, Callable]

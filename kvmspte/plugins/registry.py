@@ -80,7 +80,7 @@ _MODELS: dict[str, type] | None = None
 
 def _valid(cls, arch_id: str) -> str:
     """Why a loaded object cannot serve as a model, or '' when it can."""
-    from kvmspte.model import HOOK_NAMES, ArchModel
+    from kvmspte.plugins.contract import HOOK_NAMES, ArchModel
 
     if not (isinstance(cls, type) and issubclass(cls, ArchModel)):
         return "is not an ArchModel subclass"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvmspte import registry
-from kvmspte.docfiles import (DocsError, commit, leftovers, oserror, plan, read_text,
+from kvmspte.plugins import registry
+from kvmspte.docs.files import (DocsError, commit, leftovers, oserror, plan, read_text,
                               replace_text, with_manifest)
 from kvmspte.errors import shown
 from kvmspte.formats.markdown import cell, table
-from kvmspte.scenario import catalogue
-from kvmspte.source import cite as source_cite
+from kvmspte.scenarios.loader import catalogue
+from kvmspte.sim.source import cite as source_cite
 
 README_START = "<!-- kvmspte:compare:start -->"
 README_CMD = "kvmspte compare"
@@ -76,16 +76,15 @@ def index_page(matrix_md: str, models, scenarios) -> str:
 
 
 def arch_page(model, results: list) -> str:
-    from kvmspte.formats.common import what
+    from kvmspte.formats.common import hook_flush, what
 
     hooks = []
     for hook, sources in model.hooks.items():
         hooks += [f"### `{hook}`", ""] + [f"- {cite(s)}" for s in sources] + [""]
     chain = [f"{i}. {cite(s)}" for i, s in enumerate(model.chain, 1)]
     rows = [(f"[`{r.scenario}`](../scenarios/{r.scenario}.md)", sc.trigger, sc.state,
-             "yes" if sc.neighbours else "no", _flags(sc), r.verdict,
-             "-" if r.verdict == "n/a" else ("yes" if r.reached_arch_hook else "no"),
-             "-" if r.verdict == "n/a" else ("yes" if r.flush else "no"), cell(what(r)))
+             "yes" if sc.neighbours else "no", _flags(sc), r.verdict, *hook_flush(r),
+             cell(what(r)))
             for sc, r in results]
     cited = sorted({(s.file, s.function, s.release, s.via) for _, r in results
                     for st in r.trace if (s := st.source)} |
@@ -134,7 +133,7 @@ def arch_page(model, results: list) -> str:
 
 
 def _policy_line(model) -> str:
-    from kvmspte.pagetable import FREE_POLICIES
+    from kvmspte.sim.pagetable import FREE_POLICIES
 
     ro = (f"Read-only memslots: yes ({cite(model.readonly_mem)})" if model.readonly_mem else
           "Read-only memslots: no (the arch does not select HAVE_KVM_READONLY_MEM)")
@@ -160,7 +159,7 @@ def _flags(sc) -> str:
 
 def scenario_page(sc, results: list) -> str:
     from kvmspte.formats.common import what
-    from kvmspte.triggers import TRIGGERS
+    from kvmspte.sim.triggers import TRIGGERS
 
     trig = TRIGGERS[sc.trigger]
     events = []
@@ -203,8 +202,8 @@ _EXPLORED: dict = {}
 def _explored(models) -> list:
     """Every race on every model, explored once per process (the outcome is deterministic;
     the page shows no timings)."""
-    from kvmspte.explore.checker import explore
-    from kvmspte.explore.races import RACES
+    from kvmspte.analyses.explore.checker import explore
+    from kvmspte.analyses.explore.races import RACES
 
     key = tuple(m.id for m in models)
     if key not in _EXPLORED:
@@ -213,8 +212,8 @@ def _explored(models) -> list:
 
 
 def explore_page(models) -> str:
-    from kvmspte.explore.checker import QUIESCENT, SOUNDNESS
-    from kvmspte.explore.races import RACES
+    from kvmspte.analyses.explore.checker import QUIESCENT, SOUNDNESS
+    from kvmspte.analyses.explore.races import RACES
     from kvmspte.formats import render
 
     outcomes = _explored(models)
@@ -263,7 +262,7 @@ def explore_page(models) -> str:
 def maintained_section(outcomes, models) -> list[str]:
     """What the explorer found in orderings maintained kernels still have, and where to
     report such a thing.  Derived from the outcomes: no architecture is named here."""
-    from kvmspte.explore.races import RACES
+    from kvmspte.analyses.explore.races import RACES
 
     found = [o for o in outcomes if o.violations and RACES[o.race].current]
     releases = ", ".join(sorted({m.release for m in models}))
@@ -337,18 +336,33 @@ def _checked(fn, subject, model):
         raise ModelError(model.id, subject.name, exc) from exc
 
 
+def _run_all(scenarios, models) -> dict:
+    """Every catalogue cell, run once (the one run loop); a model that raises stops the
+    docs with exit 3, nothing written."""
+    from kvmspte.errors import ModelError
+    from kvmspte.analyses.runs import cells
+
+    runs = {}
+    for sc, res in cells(scenarios, models):
+        if res.error is not None:
+            raise ModelError(res.arch, sc.name, res.exception) from res.exception
+        runs[sc.name, res.arch] = res
+    return runs
+
+
 def generate(group) -> tuple[dict[str, str], dict[str, str]]:
     """All generated pages (relative path -> text) and the README blocks by name."""
-    from kvmspte import matrix as mx
-    from kvmspte.engine import run
+    from kvmspte.analyses import matrix as mx
     from kvmspte.formats import render
-    from kvmspte.runner import run_report
+    from kvmspte.sim.report import Report
+    from kvmspte.sim.release import DEFAULT
 
     models = list(registry.models().values())
     scenarios = list(catalogue().values())
-    runs = {(sc.name, m.id): _checked(run, sc, m) for sc in scenarios for m in models}
-    m = mx.build(scenarios, models)
-    pages = {"index.md": index_page(render("matrix", "markdown", m), models, scenarios),
+    runs = _run_all(scenarios, models)
+    m = mx.from_results(scenarios, [mdl.id for mdl in models], list(runs.values()), DEFAULT)
+    matrix_md = render("matrix", "markdown", m)
+    pages = {"index.md": index_page(matrix_md, models, scenarios),
              "cli.md": cli_page(group), "explore.md": explore_page(models)}
     for model in models:
         pages[f"arches/{model.id}.md"] = arch_page(
@@ -356,10 +370,12 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
     for sc in scenarios:
         pages[f"scenarios/{sc.name}.md"] = scenario_page(
             sc, [runs[sc.name, mdl.id] for mdl in models])
-    default = run_report("compare", [catalogue()["ksm-merge"]], models)
-    blocks = {"compare": f"```text\n$ {README_CMD}\n{render('compare', 'table', default, width=80)}```",
-              "findings": findings_block(models),
-              "matrix": render("matrix", "markdown", m).rstrip()}
+    ksm = catalogue()["ksm-merge"]
+    default = Report("compare", [ksm], [runs[ksm.name, mdl.id] for mdl in models],
+                     kernel=str(DEFAULT))
+    blocks = {"compare": f"```text\n$ {README_CMD}\n"
+                         f"{render('compare', 'table', default, width=80)}```",
+              "findings": findings_block(models), "matrix": matrix_md.rstrip()}
     return pages, blocks
 
 

@@ -12,17 +12,17 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from kvmspte import engine
-from kvmspte.explore.actors import Ctx, host_changed
-from kvmspte.explore.races import Race
-from kvmspte.explore.world import STALE as STALE_AT
-from kvmspte.explore.world import (ACTIVE, ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEIGHBOUR,
+from kvmspte.sim import engine
+from kvmspte.analyses.explore.actors import Ctx, host_changed
+from kvmspte.analyses.explore.races import Race
+from kvmspte.analyses.explore.world import STALE as STALE_AT
+from kvmspte.analyses.explore.world import (ACTIVE, ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEIGHBOUR,
                                    NEVER_FREED, NO_PTL, PCS, PTL, TARGET, Machine,
                                    QuietTrace, describe_pte)
-from kvmspte.model import CannotExist
-from kvmspte.release import DEFAULT, Release
-from kvmspte.triggers import MM_SWITCHES
-from kvmspte.scenario import Scenario
+from kvmspte.plugins.contract import CannotExist
+from kvmspte.sim.release import DEFAULT, Release
+from kvmspte.sim.triggers import MM_SWITCHES
+from kvmspte.scenarios.definition import Scenario
 
 COHERENCE, UAF, STALE_KIND = "coherence-at-quiescence", "use-after-free", "stale-install"
 STALE = STALE_KIND

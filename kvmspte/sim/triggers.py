@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from kvmspte.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
-from kvmspte.release import DEFAULT, Release, Switch, Switches
-from kvmspte.source import Source
+from kvmspte.sim.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
+from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
+from kvmspte.sim.source import Source
 
 START, CHANGE, END, MM = "invalidate_range_start", "change_pte", "invalidate_range_end", "mm"
 

@@ -6,7 +6,7 @@ from kvmspte import envelope
 
 
 def arch_rows(models, kernel=None) -> list[dict]:
-    from kvmspte.engine import absent_reason
+    from kvmspte.sim.engine import absent_reason
 
     rows = []
     for m in models:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kvmspte import triggers
-from kvmspte.host import HostMM
-from kvmspte.kvm import Kvm, Memslot
-from kvmspte.model import ArchModel, CannotExist, FaultResult
-from kvmspte.kvm import GENERIC
-from kvmspte.release import DEFAULT, FIRST, REMOVED, Release, Switches, span
-from kvmspte.report import Result, diff_snapshots
-from kvmspte.scenario import Scenario
-from kvmspte.source import Source
-from kvmspte.trace import FLUSH, HOOK, STEP, Trace
+from kvmspte.sim import triggers
+from kvmspte.sim.host import HostMM
+from kvmspte.sim.kvm import Kvm, Memslot
+from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
+from kvmspte.sim.kvm import GENERIC
+from kvmspte.sim.release import DEFAULT, FIRST, REMOVED, Release, Switches, span
+from kvmspte.sim.report import Result, diff_snapshots
+from kvmspte.scenarios.definition import Scenario
+from kvmspte.sim.source import Source
+from kvmspte.sim.trace import FLUSH, HOOK, STEP, Trace
 
 # One memslot of 16 MiB of guest RAM, 2 MiB aligned in both gfn and hva so that
 # huge mappings are possible; the gfn under test sits inside the second 2 MiB.

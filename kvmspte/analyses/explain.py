@@ -7,13 +7,13 @@ from root to leaf, or the rmap chain, with table-page refcounts where counted).
 
 from __future__ import annotations
 
-from kvmspte.engine import run
+from kvmspte.sim.engine import run
 from kvmspte import envelope
-from kvmspte.trace import EVENT
+from kvmspte.sim.trace import EVENT
 
 
 def build(sc, model, kernel=None) -> dict:
-    from kvmspte.release import DEFAULT
+    from kvmspte.sim.release import DEFAULT
 
     try:
         res = run(sc, model, views=True, kernel=kernel or DEFAULT)

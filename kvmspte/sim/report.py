@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kvmspte.source import Source
-from kvmspte.trace import Step
-
-REPORT_SCHEMA_VERSION = 1
-
+from kvmspte import envelope
+from kvmspte.sim.source import Source
+from kvmspte.sim.trace import Step
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -138,11 +136,6 @@ class Report:
                  r.exception) for r in self.results if r.error is not None]
 
     def to_dict(self, *, trace: bool = True) -> dict:
-        return {
-            "schema_version": REPORT_SCHEMA_VERSION,
-            "tool": "kvmspte",
-            "command": self.command,
-            "kernel": self.kernel,
-            "scenarios": [s.to_dict() for s in self.scenarios],
-            "results": [r.to_dict(trace=trace) for r in self.results],
-        }
+        return envelope(self.command, kernel=self.kernel,
+                        scenarios=[s.to_dict() for s in self.scenarios],
+                        results=[r.to_dict(trace=trace) for r in self.results])

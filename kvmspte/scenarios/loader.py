@@ -1,98 +1,23 @@
-"""Scenarios: what state the guest mapping is in, which trigger runs, what to expect.
+"""Loading scenarios: the built-in catalogue (the TOML files beside this module), a user's
+file (validated with pydantic, ``kvmspte.scenarios.schema``) or standard input.
 
-Scenarios are plain frozen dataclasses.  Files a user passes are validated with
-pydantic (``kvmspte.scenario_schema``); the built-in catalogue ships as TOML in
-``kvmspte/scenarios`` and is validated by the test suite, so the default path
-need not import pydantic.
+The built-in catalogue is validated by the test suite, so the default path need not
+import pydantic.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from kvmspte.errors import ScenarioError, shown
+from kvmspte.scenarios.definition import Scenario, from_document
 from kvmspte.util import suggest
 
 STDIN = "<stdin>"
 #: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
 MAX_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    trigger: str
-    wrapped: bool = True
-    state: str = "mapped-4k"
-    neighbours: bool = True
-    dirty_logging: bool = False
-    readonly: bool = False
-    invalid: bool = False
-    mte: bool = False
-    expect: dict[str, str] = field(default_factory=dict)
-    origin: str = "built-in"
-    #: expectations at other releases: "vX.Y" -> arch id -> verdict ([expect_at."X.Y"])
-    expect_at: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def expectation(self, arch_id: str, kernel=None) -> str | None:
-        """The verdict expected of ``arch_id`` at ``kernel``: [expect] holds the default
-        release's (v6.9), [expect_at."X.Y"] any other release's."""
-        from kvmspte.release import DEFAULT
-
-        if kernel is None or kernel == DEFAULT:
-            return self.expect.get(arch_id)
-        return self.expect_at.get(str(kernel), {}).get(arch_id)
-
-    def expectations(self, kernel=None) -> dict[str, str]:
-        from kvmspte.release import DEFAULT
-
-        if kernel is None or kernel == DEFAULT:
-            return self.expect
-        return self.expect_at.get(str(kernel), {})
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "trigger": self.trigger,
-            "wrapped": self.wrapped,
-            "guest": {"state": self.state, "neighbours": self.neighbours},
-            "memslot": {"dirty_logging": self.dirty_logging, "readonly": self.readonly,
-                        "invalid": self.invalid},
-            "options": {"mte": self.mte},
-            "expect": dict(sorted(self.expect.items())),
-            **({"expect_at": {k: dict(sorted(v.items())) for k, v in self.expect_at.items()}}
-               if self.expect_at else {}),
-        }
-
-
-def from_document(doc: dict, origin: str) -> Scenario:
-    """Build a Scenario from an already validated TOML document."""
-    guest, slot, opts = doc.get("guest", {}), doc.get("memslot", {}), doc.get("options", {})
-    return Scenario(
-        name=doc["name"], description=doc.get("description", ""), trigger=doc["trigger"],
-        wrapped=doc.get("wrapped", True), state=guest.get("state", "mapped-4k"),
-        neighbours=guest.get("neighbours", True),
-        dirty_logging=slot.get("dirty_logging", False), readonly=slot.get("readonly", False),
-        invalid=slot.get("invalid", False), mte=opts.get("mte", False),
-        expect=dict(doc.get("expect", {})), origin=origin,
-        expect_at=_expect_at(doc.get("expect_at") or {}, origin))
-
-
-def _expect_at(tables: dict, origin: str) -> dict[str, dict[str, str]]:
-    from kvmspte.release import Release, ReleaseError
-
-    out = {}
-    for key, table in tables.items():
-        try:
-            out[str(Release.parse(key))] = dict(table)
-        except ReleaseError as exc:
-            raise ScenarioError(f"{origin}: field 'expect_at.{key[:40]}': {exc}") from None
-    return out
 
 
 def _catalogue_files() -> list[tuple[str, str]]:
@@ -144,7 +69,7 @@ def load_stdin() -> Scenario:
 
 def load_bytes(data: bytes, origin: str) -> Scenario:
     """A scenario document as bytes (UTF-8, a leading BOM accepted), validated."""
-    from kvmspte.scenario_schema import validate
+    from kvmspte.scenarios.schema import validate
 
     where = shown(origin)
     if len(data) > MAX_BYTES:

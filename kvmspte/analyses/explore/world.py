@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import pickle
 
-from kvmspte import engine, triggers
-from kvmspte.host import HostPte
-from kvmspte.kvm import Kvm
-from kvmspte.model import CannotExist, Mapping
-from kvmspte.source import Source
-from kvmspte.trace import Trace
+from kvmspte.sim import engine
+from kvmspte.sim import triggers
+from kvmspte.sim.host import HostPte
+from kvmspte.sim.kvm import Kvm
+from kvmspte.plugins.contract import CannotExist, Mapping
+from kvmspte.sim.source import Source
+from kvmspte.sim.trace import Trace
 
 NONE_PTE = HostPte(pfn=0, present=False, write=False, dirty=False, young=False)
 

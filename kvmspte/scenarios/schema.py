@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from kvmspte import SCHEMA_VERSION
 from kvmspte.errors import ScenarioError, shown
+from kvmspte.scenarios.definition import LAYOUT, TABLES, default
 from kvmspte.util import suggest
 from kvmspte.vocabulary import STATES, TRIGGERS, VERDICTS
 
@@ -24,22 +25,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Guest(_Strict):
-    state: State = Field("mapped-4k", description="the gfn's secondary mapping before the event")
-    neighbours: bool = Field(True, description="another gfn in the same last-level table is "
-                                               "mapped")
+#: the class (and JSON Schema title) of each table of the scenario file
+_TABLE_MODELS = {"guest": "Guest", "memslot": "MemslotFlags", "options": "Options"}
+#: the type of each setting that is not a plain bool
+_TYPES = {"state": State}
 
 
-class MemslotFlags(_Strict):
-    dirty_logging: bool = Field(False, description="KVM_MEM_LOG_DIRTY_PAGES")
-    readonly: bool = Field(False, description="KVM_MEM_READONLY")
-    invalid: bool = Field(False, description="KVM_MEMSLOT_INVALID: slot being deleted or moved")
+def _setting(attr: str, description: str):
+    return (_TYPES.get(attr, bool), Field(default(attr), description=description))
 
 
-class Options(_Strict):
-    mte: bool = Field(False, description="the VM has MTE (arm64 only): the guest's faults "
-                                         "tag the pages they map; other architectures "
-                                         "ignore it")
+def _table_model(table: str) -> type[_Strict]:
+    fields = {attr: _setting(attr, text) for attr, (t, text) in LAYOUT.items() if t == table}
+    return create_model(_TABLE_MODELS[table], __base__=_Strict, **fields)
+
+
+Guest, MemslotFlags, Options = (_table_model(t) for t in TABLES)
 
 
 class ScenarioDoc(_Strict):
@@ -48,8 +49,7 @@ class ScenarioDoc(_Strict):
     description: str = Field("", max_length=500, description="one line shown by explain and "
                                                              "the docs")
     trigger: Trigger
-    wrapped: bool = Field(True, description="false replays the pre-3.7 ordering: change_pte "
-                                            "with no surrounding invalidation")
+    wrapped: bool = Field(default("wrapped"), description=LAYOUT["wrapped"][1])
     guest: Guest = Guest()
     memslot: MemslotFlags = MemslotFlags()
     options: Options = Options()
@@ -88,7 +88,7 @@ def validate(doc: dict, origin: str) -> dict:
 
 
 def _check_arches(parsed: ScenarioDoc, origin: str) -> None:
-    from kvmspte import registry
+    from kvmspte.plugins import registry
 
     known = registry.models()
     for arch_id in [*parsed.expect, *(a for t in parsed.expect_at.values() for a in t)]:

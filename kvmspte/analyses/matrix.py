@@ -12,7 +12,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kvmspte.runner import attempt
+from kvmspte import envelope
+from kvmspte.analyses.runs import cells
 
 LEGEND = [
     ("=", "same verdict as the expected column, as this arch's [expect] says"),
@@ -83,7 +84,7 @@ class Matrix:
         return sum(c.mismatch for r in self.rows for c in r.cells)
 
     def failures(self) -> list[tuple[str, BaseException | None]]:
-        from kvmspte.report import Report
+        from kvmspte.sim.report import Report
 
         return Report("matrix", [], [c.failed for r in self.rows for c in r.cells
                                      if c.failed is not None]).failures()
@@ -92,18 +93,11 @@ class Matrix:
         return f"{self.cells} cells, {self.mismatches} mismatches"
 
     def to_dict(self) -> dict:
-        return {
-            "schema_version": 1,
-            "tool": "kvmspte",
-            "command": "matrix",
-            "kernel": self.kernel,
-            "arches": self.arches,
-            "rows": [{"scenario": r.scenario.name, "expected": r.expected,
-                      "cells": [c.to_dict() for c in r.cells]} for r in self.rows],
-            "cells": self.cells,
-            "mismatches": self.mismatches,
-            "legend": dict(LEGEND),
-        }
+        return envelope(
+            "matrix", kernel=self.kernel, arches=self.arches,
+            rows=[{"scenario": r.scenario.name, "expected": r.expected,
+                   "cells": [c.to_dict() for c in r.cells]} for r in self.rows],
+            cells=self.cells, mismatches=self.mismatches, legend=dict(LEGEND))
 
 
 def column_verdict(expect: dict[str, str], arches: list[str]) -> str | None:
@@ -120,16 +114,22 @@ def filter_scenarios(scenarios: list, patterns: tuple[str, ...]) -> list:
 
 
 def build(scenarios: list, models: list[type], kernel=None) -> Matrix:
-    from kvmspte.release import DEFAULT
+    from kvmspte.sim.release import DEFAULT
 
     kernel = kernel or DEFAULT
-    arches = [m.id for m in models]
+    return from_results(scenarios, [m.id for m in models],
+                        [res for _, res in cells(scenarios, models, kernel)], kernel)
+
+
+def from_results(scenarios: list, arches: list[str], results: list, kernel) -> Matrix:
+    """The matrix of results already run (one per scenario x arch, scenario-major)."""
+    by_cell = {(r.scenario, r.arch): r for r in results}
     rows = []
     for sc in scenarios:
         row = Row(sc, column_verdict(sc.expectations(kernel), arches))
-        for model in models:
-            res = attempt(sc, model, kernel=kernel)
-            row.cells.append(Cell(model.id, res.verdict, sc.expectation(model.id, kernel),
+        for arch in arches:
+            res = by_cell[sc.name, arch]
+            row.cells.append(Cell(arch, res.verdict, res.expected,
                                   res if res.error is not None else None))
         rows.append(row)
     return Matrix(arches, rows, str(kernel))

@@ -6,10 +6,10 @@ other models still run, and the command exits 3.
 
 from __future__ import annotations
 
-from kvmspte.engine import TARGET_GFN, run
+from kvmspte.sim.engine import TARGET_GFN, run
 from kvmspte.errors import describe
-from kvmspte.release import DEFAULT, Release
-from kvmspte.report import Report, Result
+from kvmspte.sim.release import DEFAULT, Release
+from kvmspte.sim.report import Report, Result
 
 
 def attempt(sc, model: type, **kw) -> Result:
@@ -27,28 +27,30 @@ def error_result(sc, model: type, exc: BaseException) -> Result:
                   error=describe(exc), exception=exc)
 
 
-def run_report(command: str, scenarios: list, models: list[type],
-               expect: str | None = None, kernel: Release = DEFAULT) -> Report:
-    report = Report(command, list(scenarios), kernel=str(kernel))
+def cells(scenarios: list, models: list[type], kernel: Release = DEFAULT, *,
+          expect: str | None = None, checked_only: bool = False):
+    """The one run loop (compare, check, matrix, docs): every (scenario, model) cell as
+    (scenario, Result), the Result's expected set from ``expect`` or the scenario's
+    expectation at ``kernel``; with checked_only, cells with no expectation are not run."""
     for sc in scenarios:
         for model in models:
+            wanted = expect if expect is not None else sc.expectation(model.id, kernel)
+            if checked_only and wanted is None:
+                continue
             res = attempt(sc, model, kernel=kernel)
-            res.expected = expect if expect is not None else sc.expectation(model.id, kernel)
-            report.results.append(res)
-    return report
+            res.expected = wanted
+            yield sc, res
+
+
+def run_report(command: str, scenarios: list, models: list[type],
+               expect: str | None = None, kernel: Release = DEFAULT) -> Report:
+    return Report(command, list(scenarios), [res for _, res in cells(
+        scenarios, models, kernel, expect=expect)], kernel=str(kernel))
 
 
 def check_report(scenarios: list, models: list[type], expect: str | None,
                  kernel: Release = DEFAULT) -> tuple[Report, int]:
     """Like run_report, but only (scenario, arch) pairs with an expectation are run."""
-    report = Report("check", list(scenarios), kernel=str(kernel))
-    for sc in scenarios:
-        for model in models:
-            wanted = expect if expect is not None else sc.expectation(model.id, kernel)
-            if wanted is None:
-                continue
-            res = attempt(sc, model, kernel=kernel)
-            res.expected = wanted
-            report.results.append(res)
-    failures = sum(1 for r in report.results if r.matches is False)
-    return report, failures
+    report = Report("check", list(scenarios), [res for _, res in cells(
+        scenarios, models, kernel, expect=expect, checked_only=True)], kernel=str(kernel))
+    return report, sum(1 for r in report.results if r.matches is False)

@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from kvmspte import kvm, triggers
-from kvmspte.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
+from kvmspte.sim import kvm
+from kvmspte.sim import triggers
+from kvmspte.analyses.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
                                    NO_PTL, NONE_PTE, PTL, REFS, REND, RSTART, SEQ, STALE, TARGET)
-from kvmspte.host import PAGE_SIZE, HostPte
-from kvmspte.source import Source
+from kvmspte.sim.host import PAGE_SIZE, HostPte
+from kvmspte.sim.source import Source
 
 SRC_PTL = Source("mm/memory.c", "wp_page_copy",
                  via="the PTE is changed under the page-table lock (pte_offset_map_lock); the "

@@ -1,0 +1,1 @@
+"""Documentation generation: the pages (generate.py, given the click group) and writing them safely (files.py)."""
