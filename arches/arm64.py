@@ -57,7 +57,6 @@ from kvmspte.sim.source import DEFAULT_RELEASE, Source, kconfig_readonly_mem
 MMU_C = "arch/arm64/kvm/mmu.c"
 PGTABLE_C = "arch/arm64/kvm/hyp/pgtable.c"
 S2_H = "arch/arm64/include/asm/stage2_pgtable.h"
-PGT_H = "arch/arm64/include/asm/kvm_pgtable.h"
 
 VIA_SET = ("v6.9-rc text as deleted by <20240405115815.3226315-2-pbonzini@redhat.com> "
            "(index dc04bc767865..ff17849be9f4), quoted in Will Deacon's reply "
@@ -410,7 +409,6 @@ class Model(RadixViews, ArchModel):
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
         self.pt = RadixTable(GEOMETRY, counted=True, free_policy=self.free_policy)
-        self.pgt_present = True          # kvm->arch.mmu.pgt, set up at VM creation
         self.memcache = MemoryCache(0)   # vcpu->arch.mmu_page_cache, kept across faults
         cpu = self.since("fwb_dic")      # before v4.19 KVM used neither feature
         self.fwb = cpu and self.options.get("fwb", False)
@@ -728,8 +726,6 @@ class Model(RadixViews, ArchModel):
     def unmap_gfn_range(self, rng: GfnRange) -> bool:
         """kvm_unmap_gfn_range: unmap the range through the page-table code (which issues
         its own TLBIs) and never ask generic code for a flush."""
-        if not self.pgt_present:
-            return False
         if not self.since("kvm_pgtable"):
             return self._legacy_unmap(rng)
         self.step(f"__unmap_stage2_range(gfn [{rng.start:#x}, {rng.end:#x}))", SRC_UNMAP)
@@ -845,8 +841,6 @@ class Model(RadixViews, ArchModel):
         self.step(f"pfn = pte_pfn(new host PTE) = {pfn:#x}"
                   f"{'' if rng.pte.present else ' (the PTE is not present; not checked)'}",
                   src)
-        if not self.pgt_present:
-            return False
         if rng.end - rng.start != 1:
             self.warn("kvm_set_spte_gfn on more than one gfn", src)
         if self.options.get("mte") and self.since("mte"):
@@ -876,8 +870,6 @@ class Model(RadixViews, ArchModel):
         self.step(f"pfn = pte_pfn(new host PTE) = {pfn:#x}"
                   f"{'' if rng.pte.present else ' (the PTE is not present; not checked)'}",
                   src)
-        if not self.pgt_present:
-            return False
         if self.since("clean_dcache_set_spte"):
             self.step(f"clean the D-cache to PoC for pfn {pfn:#x} (one page) before mapping, "
                       f"whatever the walk finds", L_SET_SPTE_419)
@@ -890,5 +882,3 @@ class Model(RadixViews, ArchModel):
         self.step("return 0 (ignored: generic code flushes only on non-zero)"
                   if self.since("int_return") else "return (void)", src)
         return False
-
-    # -- views -------------------------------------------------------------------------

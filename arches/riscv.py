@@ -379,5 +379,3 @@ class Model(RadixViews, ArchModel):
             return True
         self.step("mapped: return false (gstage_set_pte already fenced)", SRC_SET_SPTE_GFN)
         return False
-
-    # -- views --------------------------------------------------------------------------

@@ -272,5 +272,3 @@ class Model(RadixViews, ArchModel):
             self.step(f"new host PTE is read-only: install pfn {new.pfn:#x} {new.perms}",
                       spte.SRC_CHANGED if self.since("batched-flush") else handler)
         return True
-
-    # -- views ------------------------------------------------------------------------

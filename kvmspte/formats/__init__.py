@@ -1,5 +1,4 @@
-"""Output formats: one object per (command, format) that turns a command's data into a
-string and never prints."""
+"""Output formats: one object per (command, format) turning a command's data into a string."""
 
 from __future__ import annotations
 

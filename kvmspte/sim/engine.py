@@ -14,7 +14,7 @@ from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Kvm, Memslot
 from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
 from kvmspte.sim.kvm import GENERIC
-from kvmspte.sim.release import DEFAULT, FIRST, REMOVED, Release, Switches, span
+from kvmspte.sim.release import DEFAULT, FIRST, REMOVED, Release, span
 from kvmspte.sim.report import Result, diff_snapshots
 from kvmspte.scenarios.definition import Scenario
 from kvmspte.sim.source import Source

@@ -148,7 +148,6 @@ class Memslot:
     dirty_logging: bool = False   # KVM_MEM_LOG_DIRTY_PAGES
     readonly: bool = False        # KVM_MEM_READONLY
     invalid: bool = False         # KVM_MEMSLOT_INVALID: being deleted or moved
-    as_id: int = 0
 
     def hva_to_gfn(self, hva: int) -> int:
         """hva_to_gfn_memslot: the gfn whose page holds hva (rounding down)."""

@@ -154,9 +154,6 @@ class RadixTable:
     def child_gfn(self, table: TablePage, idx: int) -> int:
         return table.base_gfn + idx * self.g.span(table.depth)
 
-    def table_span(self, table: TablePage) -> int:
-        return self.g.span(table.depth) << self.g.bits
-
     def alloc_child(self, parent: TablePage, idx: int,
                     cache: MemoryCache | None) -> TablePage | None:
         """Allocate a table page for an empty entry; None when there is no cache page."""

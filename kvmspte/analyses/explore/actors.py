@@ -230,41 +230,49 @@ def writer(trigger: str, wrapped: bool) -> Actor:
         if pte.present and trigger != "ksm-write-protect":
             get_page(s, pte.pfn)
 
-    def unlock(ctx: Ctx, s: list, me: int) -> None:
-        s[PTL] = NO_PTL
-
-    def release_cow(ctx: Ctx, s: list, me: int) -> None:
-        old_pfn, skipped = s[LOCS][me]
-        put_page(s, old_pfn, 1 if skipped else 2)    # the caller's hold (+ its mapping)
-
-    def release_ksm(ctx: Ctx, s: list, me: int) -> None:
-        put_page(s, s[LOCS][me][0], 1)
-
-    if trigger == "ksm-write-protect":
-        clear_label = "take the PTL; ptep_clear_flush; page-count check"
-        set_label = "set_pte_at_notify: change_pte, then the PTE made read-only and clean"
-        set_src, tail = SRC_KSM_WP, [Step("drop KSM's page reference", SRC_KSM_PUT, release_ksm)]
-        clear_src = SRC_KSM_WP
-    elif trigger == "migrate-device-zero":
-        clear_label = "take the PTL; ptep_clear_flush of the zero page"
-        set_label = "set_pte_at_notify: change_pte, then the device-private entry"
-        set_src, clear_src, tail = SRC_MIGRATE, SRC_MIGRATE, []
-    else:
-        clear_label = "take the PTL; ptep_clear_flush"
-        set_label = "set_pte_at_notify: change_pte, then set the new PTE"
-        set_src, clear_src = triggers.SRC_NOTIFY, SRC_PTL
-        tail = [Step("release the old page", SRC_END_PUT, release_cow)]
+    clear_label, set_label, clear_src, set_src, tail = _writer_shape(trigger)
     steps = [
         Step("invalidate_range_start", src, start),
         Step(clear_label, clear_src, lock_clear, ptl_free),
         Step(set_label, set_src, change, mid=True),
-        Step("drop the PTL", SRC_PTL if trigger == "cow" else clear_src, unlock, mid=True),
+        Step("drop the PTL", SRC_PTL if trigger == "cow" else clear_src, _unlock, mid=True),
         Step("invalidate_range_end", src, end),
         *tail,
     ]
     if not wrapped:
         steps = [s for s in steps if not s.label.startswith("invalidate_range")]
     return Actor("writer", tuple(steps), (None, False))
+
+
+def _unlock(ctx: Ctx, s: list, me: int) -> None:
+    s[PTL] = NO_PTL
+
+
+def _release_cow(ctx: Ctx, s: list, me: int) -> None:
+    old_pfn, skipped = s[LOCS][me]
+    put_page(s, old_pfn, 1 if skipped else 2)    # the caller's hold (+ its mapping)
+
+
+def _release_ksm(ctx: Ctx, s: list, me: int) -> None:
+    put_page(s, s[LOCS][me][0], 1)
+
+
+def _writer_shape(trigger: str) -> tuple:
+    """The writer's labels, sources and closing steps for its trigger:
+    (clear label, set label, clear source, set source, tail steps)."""
+    if trigger == "ksm-write-protect":
+        return ("take the PTL; ptep_clear_flush; page-count check",
+                "set_pte_at_notify: change_pte, then the PTE made read-only and clean",
+                SRC_KSM_WP, SRC_KSM_WP,
+                [Step("drop KSM's page reference", SRC_KSM_PUT, _release_ksm)])
+    if trigger == "migrate-device-zero":
+        return ("take the PTL; ptep_clear_flush of the zero page",
+                "set_pte_at_notify: change_pte, then the device-private entry",
+                SRC_MIGRATE, SRC_MIGRATE, [])
+    return ("take the PTL; ptep_clear_flush",
+            "set_pte_at_notify: change_pte, then set the new PTE",
+            SRC_PTL, triggers.SRC_NOTIFY,
+            [Step("release the old page", SRC_END_PUT, _release_cow)])
 
 
 def _new_pte(trigger: str) -> HostPte:
