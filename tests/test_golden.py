@@ -15,5 +15,12 @@ _spec.loader.exec_module(regen)
 def test_output_matches_golden(name, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     want = (HERE / name).read_text(encoding="utf-8")
-    got = regen.output(regen.CASES[name], regen.WIDTHS.get(name))
-    assert got == want, f"{name} changed; if intended, run: python tests/golden/regen.py"
+    code, got = regen.run(regen.CASES[name], regen.WIDTHS.get(name))
+    assert code == 0, f"{name}: kvmspte {' '.join(regen.CASES[name])} exited {code}"
+    if got != want:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True),
+                                            f"tests/golden/{name}", "now", n=2))
+        pytest.fail(f"{name} changed; if intended, regenerate with: "
+                    f"python tests/golden/regen.py\n{diff[:20000]}", pytrace=False)

@@ -6,8 +6,8 @@ from kvmspte.sim.kvm import GfnRange, Kvm, Memslot
 from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
 from kvmspte.sim.trace import Trace
+from kvmspte.testing import SLOT
 
-SLOT = Memslot(id=0, base_gfn=0x100000, npages=0x1000, userspace_addr=0x7F0000000000)
 SRC = Source("test", "fake")
 
 

@@ -11,8 +11,8 @@ from kvmspte.sim.release import Release
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 LOGGING = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, dirty_logging=True)
 READONLY = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, readonly=True)
 GFN = 0x100210
@@ -210,7 +210,6 @@ def test_memory_cache_top_up_is_levels_minus_one():
 # returns false on NULL.  Generic code returns before the hook for KVM_MEMSLOT_INVALID
 # (kvm_change_spte_gfn) and in_progress == 0 (kvm_mmu_notifier_change_pte).  huge-dirty-log:
 # fault_supports_huge_mapping refuses a huge mapping for a write fault under dirty logging.
-NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
 NA = {"huge-dirty-log"}
 POPULATE_NULL = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "ksm-merge-unmapped-alone"}
 

@@ -14,9 +14,9 @@ from kvmspte.sim.release import Release
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
 BASE_HVA = 0x7F0000000000
-SLOT = Memslot(0, 0x100000, 0x1000, BASE_HVA)
 LOGGING = Memslot(0, 0x100000, 0x1000, BASE_HVA, dirty_logging=True)
 READONLY = Memslot(0, 0x100000, 0x1000, BASE_HVA, readonly=True)
 BOTH = Memslot(0, 0x100000, 0x1000, BASE_HVA, dirty_logging=True, readonly=True)
@@ -304,7 +304,6 @@ NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
 NOOP_IN_HOOK = {"ksm-merge-unmapped-alone"}
 # kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID; kvm_mmu_notifier_change_pte returns when
 # mmu_invalidate_in_progress == 0 (pre-3.7 ordering has no surrounding invalidation).
-NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
 
 
 def test_scenario_sets_cover_the_catalogue():

@@ -9,8 +9,8 @@ from kvmspte.plugins.contract import CannotExist
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 GFN = 0x100210
 
 
@@ -125,7 +125,6 @@ NA_WRITE = {"cow-4k", "cow-4k-alone", "cow-dirty-log", "cow-unwrapped", "cow-4k-
             "uprobe-4k", "uprobe-alone", "migrate-zero"}
 # kvm_main.c: change_pte returns when mmu_invalidate_in_progress is 0 (unwrapped);
 # kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots
-NOT_REACHED = {"ksm-merge-unwrapped", "ksm-merge-invalid-slot"}
 
 
 @pytest.mark.parametrize("name", list(catalogue()))

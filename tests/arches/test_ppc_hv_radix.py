@@ -7,14 +7,14 @@ import pytest
 
 from kvmspte.arches.ppc_hv_radix import Model
 from kvmspte.sim.host import HostMM, HostPte
-from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim.kvm import GfnRange
 from kvmspte.sim.pagetable import Leaf
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
+from kvmspte.testing import SLOT
 
 HVA = 0x7F0000000000
-SLOT = Memslot(0, 0x100000, 0x1000, HVA)
 LOGGING = replace(SLOT, dirty_logging=True)
 READONLY = replace(SLOT, readonly=True)
 GFN = 0x100210

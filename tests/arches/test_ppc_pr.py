@@ -9,8 +9,8 @@ from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 GFN = 0x100210
 
 
@@ -114,7 +114,6 @@ def test_set_spte_gfn_after_unmap_changes_nothing_and_does_not_flush():
 NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
 # kvm_main.c: kvm_mmu_notifier_change_pte returns when mmu_invalidate_in_progress is 0
 # (unwrapped), kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots
-NOT_REACHED = {"ksm-merge-unwrapped", "cow-unwrapped", "ksm-merge-invalid-slot"}
 # kvm_main.c:check_memory_region_flags: powerpc does not select HAVE_KVM_READONLY_MEM
 NA_READONLY = {"ksm-merge-readonly", "cow-readonly"}
 

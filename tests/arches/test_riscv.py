@@ -10,8 +10,8 @@ from kvmspte.sim.release import Release
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 LOGGING = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, dirty_logging=True)
 READONLY = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, readonly=True)
 GFN = 0x100210
@@ -204,7 +204,6 @@ CHANGES = {  # scenario -> pfn of the installed leaf (pte_pfn of the new host PT
     "migrate-zero": 0xF0000, "migrate-zero-unmapped": 0xF0000,
 }
 FLUSH_ONLY = {"ksm-merge-unmapped-alone"}
-NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
 NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
 
 

@@ -4,12 +4,12 @@ import pytest
 
 from kvmspte.arches.x86_shadow import Model
 from kvmspte.sim.host import HostMM, HostPte
-from kvmspte.sim.kvm import GfnRange, Memslot
+from kvmspte.sim.kvm import GfnRange
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 
 
 def fresh(thp=False):
@@ -62,7 +62,6 @@ def test_set_pte_rmap_drops_spte_when_new_pte_writable():
     assert m.pt.lookup(0x100210) is None and (0, 0x100210) not in m.rmaps
 
 
-NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
 
 
 @pytest.mark.parametrize("name", list(catalogue()))
@@ -78,8 +77,6 @@ def test_catalogue_verdicts(name):
 
 
 # -- releases (kvmspte.release): one test per switch point, each citing what was read ----
-
-from dataclasses import replace as _replace  # noqa: E402
 
 from kvmspte.sim.release import Release  # noqa: E402
 from kvmspte.sim.trace import FLUSH  # noqa: E402

@@ -8,8 +8,8 @@ from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
+from kvmspte.testing import NOT_REACHED, SLOT
 
-SLOT = Memslot(0, 0x100000, 0x1000, 0x7F0000000000)
 
 
 def fresh(thp=False):
@@ -81,7 +81,6 @@ def test_set_spte_gfn_leaves_2m_leaf_untouched():
 # where generic code returns first (kvm_change_spte_gfn's KVM_MEMSLOT_INVALID skip,
 # kvm_mmu_notifier_change_pte's in_progress == 0 return) the hook is not reached;
 # dirty logging forbids the 2 MiB start state (kvm_mmu_hugepage_adjust).
-NOT_REACHED = {"ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"}
 NA = {"huge-dirty-log"}
 
 

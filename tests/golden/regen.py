@@ -42,22 +42,27 @@ CASES = {
 WIDTHS = {name: 1000 for name in CASES if name.split(".")[0].endswith("-wide")}
 
 
-def output(args: list[str], width: int | None = None) -> str:
+def run(args: list[str], width: int | None = None) -> tuple[int, str]:
+    """(exit status, standard output) of one case, piped (80 columns) unless width."""
     from kvmspte.cli import main
 
     os.environ["NO_COLOR"] = "1"
     os.environ.pop("COLUMNS", None)  # piped output is laid out for 80 columns
     if width:
         os.environ["COLUMNS"] = str(width)
-    buf = io.StringIO()
+    buf, code = io.StringIO(), 0
     with contextlib.redirect_stdout(buf):
         try:
             main(list(args))
-        except SystemExit:
-            pass
+        except SystemExit as exc:
+            code = exc.code or 0
         finally:
             os.environ.pop("COLUMNS", None)
-    return buf.getvalue()
+    return code, buf.getvalue()
+
+
+def output(args: list[str], width: int | None = None) -> str:
+    return run(args, width)[1]
 
 
 if __name__ == "__main__":
