@@ -26,9 +26,15 @@ def _markers(name: str) -> tuple[str, str]:
     return f"<!-- kvmspte:{name}:start -->", f"<!-- kvmspte:{name}:end -->"
 
 
+from kvmspte.source import Source  # noqa: E402  (a plain data record, no import cost)
+
+
 def cite(s) -> str:
+    """A citation in Markdown, linked to the file at its release on the cross-referencer."""
+    from kvmspte.source import md_cite
+
     via = f" ({s.via})" if getattr(s, "via", "") else ""
-    return f"`{s.file}`: `{s.function}` @ {s.release}{via}"
+    return f"{md_cite(s)}{via}"
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -127,8 +133,7 @@ def arch_page(model, results: list) -> str:
         "",
         "## Every source this model cites",
         "",
-        *[f"- `{f}`: `{fn}` @ {rel}" + (f" ({via})" if via else "")
-          for f, fn, rel, via in cited],
+        *[f"- {cite(Source(f, fn, rel, via))}" for f, fn, rel, via in cited],
         "",
     ])
 

@@ -54,6 +54,16 @@ class Release:
     def __str__(self) -> str:
         return f"v{self.major}.{self.minor}" + (f".{self.sub}" if self.sub else "")
 
+    def previous(self) -> "Release":
+        """The mainline release just before this one (3.0 follows 2.6.39, 4.0 follows
+        3.19, 5.0 follows 4.20, 6.0 follows 5.19)."""
+        if (self.major, self.minor) == (2, 6):
+            return Release(2, 6, self.sub - 1)
+        if self.minor:
+            return Release(self.major, self.minor - 1)
+        last = {3: Release(2, 6, 39), 4: Release(3, 19), 5: Release(4, 20), 6: Release(5, 19)}
+        return last[self.major]
+
 
 def release(text: str) -> Release:
     return Release.parse(text)

@@ -6,7 +6,11 @@ _SOURCE = {
     "type": ["object", "null"],
     "required": ["file", "function", "release"],
     "properties": {"file": {"type": "string"}, "function": {"type": "string"},
-                   "release": {"type": "string"}, "via": {"type": "string"}},
+                   "release": {"type": "string"}, "via": {"type": "string"},
+                   "url": {"type": "string", "description": "the file at its release on a "
+                           "public cross-referencer"},
+                   "ident_url": {"type": "string", "description": "the identifier search for "
+                                 "the function at its release"}},
 }
 _STEP = {
     "type": "object",

@@ -7,7 +7,14 @@ keeping them only in comments.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: A public cross-referencer that serves every release's tree (file view and identifier search).
+XREF = "https://elixir.bootlin.com/linux"
+_TAG = re.compile(r"^v\d+\.\d+(?:\.\d+)?$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PATH = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+$")
 
 #: The release every model is pinned to unless it says otherwise.
 DEFAULT_RELEASE = "v6.9"
@@ -27,11 +34,42 @@ class Source:
     def __str__(self) -> str:
         return f"{self.file}:{self.function} @ {self.release}"
 
+    @property
+    def url(self) -> str:
+        """The file at its release on the cross-referencer, or "" where file or release is
+        not a plain tree path and tag."""
+        if not (_TAG.match(self.release) and _PATH.match(self.file)):
+            return ""
+        return f"{XREF}/{self.release}/source/{self.file}"
+
+    @property
+    def ident_url(self) -> str:
+        """The identifier search for the function at its release, or ""."""
+        if not (_TAG.match(self.release) and _IDENT.match(self.function)):
+            return ""
+        return f"{XREF}/{self.release}/A/ident/{self.function}"
+
     def to_dict(self) -> dict[str, str]:
         out = {"file": self.file, "function": self.function, "release": self.release}
         if self.via:
             out["via"] = self.via
+        if self.url:
+            out["url"] = self.url
+        if self.ident_url:
+            out["ident_url"] = self.ident_url
         return out
+
+
+def md_cite(src: dict | Source) -> str:
+    """A citation in Markdown: the file linked to its release on the cross-referencer, the
+    function linked to its identifier search there (plain code where there is no link)."""
+    d = src.to_dict() if isinstance(src, Source) else src
+
+    def code(text: str, url: str | None) -> str:
+        return f"[`{text}`]({url})" if url else f"`{text}`"
+
+    return f"{code(d['file'], d.get('url'))}:{code(d['function'], d.get('ident_url'))} " \
+           f"@ {d['release']}"
 
 
 def kconfig_readonly_mem(arch_dir: str) -> Source:
