@@ -200,6 +200,7 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     """
     from kvmspte.formats import render
     from kvmspte.runner import check_report
+    from kvmspte.release import DEFAULT
     from kvmspte.scenario import VERDICTS, catalogue
 
     if expect is not None and expect not in VERDICTS:
@@ -208,8 +209,9 @@ def check(scenarios, arches, expect, fmt, color, kernel) -> None:
     chosen = resolve_scenarios(scenarios) if scenarios else list(catalogue().values())
     report, failures = check_report(chosen, select_models(arches), expect, kernel)
     if not report.results:
-        raise InputError("nothing to check: the selected scenarios have no [expect] entry for "
-                         "the selected arches; add an [expect] table or pass --expect VERDICT")
+        where = "[expect]" if kernel == DEFAULT else f'[expect_at."{str(kernel)[1:]}"]'
+        raise InputError(f"nothing to check: the selected scenarios have no {where} entry for "
+                         f"the selected arches at {kernel}; add one or pass --expect VERDICT")
     emit(render(fmt, report, color=use_color(color)))
     if fmt == "table":
         checked = sum(r.expected is not None for r in report.results)
