@@ -375,6 +375,31 @@ def explore(races, arches, max_states, fail_on_violation, fmt) -> None:
 
 
 @cli.command()
+@click.argument("scenario", default="ksm-merge", metavar="[SCENARIO-NAME-OR-FILE]")
+@_arch_option
+@_format_option
+def history(scenario: str, arches: tuple[str, ...], fmt: str) -> None:
+    """The verdict of one scenario across kernel releases, per architecture.
+
+    Runs the models at every switch point (every release where the generic,
+    mm or a selected arch's modelled code changes, plus v2.6.31, v2.6.32 and
+    v6.10), merges adjacent releases with the same verdict into ranges, and
+    names for each range the switch point at its start that changed the
+    verdict (generic, mm or the arch's own table), with its commit and
+    citation.  Default scenario: ksm-merge.  Exit 0, 2 bad input, 3 a model
+    raised (its ranges read 'error').
+    """
+    from kvmspte import history as hs
+    from kvmspte.formats.historyfmt import render_history
+    from kvmspte.formats.layout import output_width
+
+    (sc,) = resolve_scenarios([scenario])
+    h = hs.build(sc, select_models(arches))
+    emit(render_history(h, fmt, width=output_width()))
+    finish(h.failures())
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @_kernel_option
 def arches(fmt: str, kernel) -> None:
