@@ -428,11 +428,17 @@ def scenarios(fmt: str) -> None:
               help="Print the JSON Schema of a scenario file instead of the report.")
 @click.option("--explore", "explore_", is_flag=True,
               help="Print the JSON Schema of the explore report instead.")
-def schema(which: bool, explore_: bool) -> None:
+@click.option("--history", "history_", is_flag=True,
+              help="Print the JSON Schema of the history report instead.")
+def schema(which: bool, explore_: bool, history_: bool) -> None:
     """Print the JSON Schema of the report (--format json output)."""
     import json
 
-    if explore_:
+    if history_:
+        from kvmspte.report_schema import HISTORY_SCHEMA
+
+        emit(json.dumps(HISTORY_SCHEMA, indent=2) + "\n")
+    elif explore_:
         from kvmspte.report_schema import EXPLORE_SCHEMA
 
         emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")

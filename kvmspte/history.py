@@ -79,7 +79,8 @@ class History:
     def failures(self) -> list[tuple[str, BaseException | None]]:
         from kvmspte.report import Report
 
-        return Report("history", [], [e for a in self.arches for e in a.errors]).failures()
+        # one line per architecture that raised: the first release it raised at
+        return Report("history", [], [a.errors[0] for a in self.arches if a.errors]).failures()
 
     def to_dict(self) -> dict:
         return {"schema_version": 1, "tool": "kvmspte", "command": "history",
