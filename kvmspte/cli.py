@@ -380,6 +380,31 @@ def explore(races, arches, max_states, fail_on_violation, fmt, kernel) -> None:
 
 
 @cli.command()
+@click.argument("scenario", default="ksm-merge", metavar="[SCENARIO-NAME-OR-FILE]")
+@_arch_option
+@_format_option
+def history(scenario: str, arches: tuple[str, ...], fmt: str) -> None:
+    """The verdict of one scenario across kernel releases, per architecture.
+
+    Runs the models at every switch point (every release where the generic,
+    mm or a selected arch's modelled code changes, plus v2.6.31, v2.6.32 and
+    v6.10), merges adjacent releases with the same verdict into ranges, and
+    names for each range the switch point at its start that changed the
+    verdict (generic, mm or the arch's own table), with its commit and
+    citation.  Default scenario: ksm-merge.  Exit 0, 2 bad input, 3 a model
+    raised (its ranges read 'error').
+    """
+    from kvmspte import history as hs
+    from kvmspte.formats.historyfmt import render_history
+    from kvmspte.formats.layout import output_width
+
+    (sc,) = resolve_scenarios([scenario])
+    h = hs.build(sc, select_models(arches))
+    emit(render_history(h, fmt, width=output_width()))
+    finish(h.failures())
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @_kernel_option
 def arches(fmt: str, kernel) -> None:
@@ -408,11 +433,17 @@ def scenarios(fmt: str) -> None:
               help="Print the JSON Schema of a scenario file instead of the report.")
 @click.option("--explore", "explore_", is_flag=True,
               help="Print the JSON Schema of the explore report instead.")
-def schema(which: bool, explore_: bool) -> None:
+@click.option("--history", "history_", is_flag=True,
+              help="Print the JSON Schema of the history report instead.")
+def schema(which: bool, explore_: bool, history_: bool) -> None:
     """Print the JSON Schema of the report (--format json output)."""
     import json
 
-    if explore_:
+    if history_:
+        from kvmspte.report_schema import HISTORY_SCHEMA
+
+        emit(json.dumps(HISTORY_SCHEMA, indent=2) + "\n")
+    elif explore_:
         from kvmspte.report_schema import EXPLORE_SCHEMA
 
         emit(json.dumps(EXPLORE_SCHEMA, indent=2) + "\n")

@@ -135,3 +135,56 @@ EXPLORE_SCHEMA = {
         }},
     },
 }
+
+_RELEASE = {"type": "string", "pattern": r"^v\d+\.\d+(\.\d+)?$"}
+_CAUSE = {
+    "type": ["object", "null"],
+    "description": "the switch point at the range's start that changed the verdict; null for "
+                   "the first range (or, rarely, when no switch point at that release can be "
+                   "named)",
+    "required": ["table", "name", "commit", "since", "what", "source", "evidence"],
+    "properties": {
+        "table": {"type": "string", "description": "generic, mm, or the arch id"},
+        "name": {"type": "string"}, "commit": {"type": "string"}, "since": _RELEASE,
+        "what": {"type": "string"}, "source": _SOURCE,
+        "evidence": {"type": "string", "description": "how the switch point was singled out "
+                                                      "(the only one at the release, or "
+                                                      "withholding it brings the earlier "
+                                                      "verdict back)"},
+    },
+}
+#: JSON Schema of ``kvmspte history --format json`` (schema_version 1)
+HISTORY_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "kvmspte history report",
+    "type": "object",
+    "required": ["schema_version", "tool", "command", "scenario", "points", "arches"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "tool": {"const": "kvmspte"},
+        "command": {"const": "history"},
+        "scenario": {"type": "string"},
+        "points": {"type": "array", "items": _RELEASE,
+                   "description": "every release the models were run at, ascending"},
+        "arches": {"type": "array", "items": {
+            "type": "object", "required": ["arch", "ranges"],
+            "properties": {
+                "arch": {"type": "string"},
+                "ranges": {"type": "array", "minItems": 1, "items": {
+                    "type": "object",
+                    "required": ["from", "to", "verdict", "points", "changed_by"],
+                    "description": "[from, to): consecutive switch points with one verdict",
+                    "properties": {
+                        "from": _RELEASE,
+                        "to": {"anyOf": [_RELEASE, {"type": "null"}],
+                               "description": "null: open-ended"},
+                        "verdict": {"enum": ["no-op", "flush-only", "changes", "n/a",
+                                             "absent", "error"]},
+                        "points": {"type": "array", "items": _RELEASE, "minItems": 1},
+                        "changed_by": _CAUSE,
+                    },
+                }},
+            },
+        }},
+    },
+}

@@ -26,10 +26,12 @@ COMMANDS = [
     ("explain", "cow-4k", "--arch", "arm64"),
     ("explain", "ksm-merge", "--arch", "ppc-hv-hpt"),
     ("explore",),
+    ("history",),
+    ("history", "cow-4k", "--arch", "ppc-pr", "--arch", "riscv"),
     ("arches",),
     ("scenarios",),
 ]
-PLAIN_ONLY = ("explore", "arches", "scenarios")   # no rich path
+PLAIN_ONLY = ("explore", "history", "arches", "scenarios")   # no rich path
 
 
 @pytest.fixture
