@@ -397,14 +397,9 @@ class Model(RadixViews, ArchModel):
         return replace(source, file=file if source.file == MMU_C else source.file,
                        release=era, via=VIA_LEGACY_ERA)
 
-    def step(self, text: str, source: Source) -> None:
-        super().step(text, self.src(source))
-
-    def flush(self, text: str, source: Source) -> None:
-        super().flush(text, self.src(source))
-
-    def warn(self, text: str, source: Source) -> None:
-        self.trace.warn(text, self.src(source))
+    def cite(self, source: Source) -> Source:
+        """Every step cites the copy read for the release being run."""
+        return self.src(source)
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)

@@ -220,15 +220,9 @@ class Model(RadixViews, ArchModel):
             for k, v in cls.hooks.items()}
         return hooks
 
-    # every step cites the code of the release being run
-    def step(self, text: str, source: Source) -> None:
-        super().step(text, cite(source, self.kernel))
-
-    def flush(self, text: str, source: Source) -> None:
-        super().flush(text, cite(source, self.kernel))
-
-    def warn(self, text: str, source: Source) -> None:
-        self.trace.warn(text, cite(source, self.kernel))
+    def cite(self, source: Source) -> Source:
+        """Every step cites the copy read for the release being run."""
+        return cite(source, self.kernel)
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)

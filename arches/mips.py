@@ -379,12 +379,9 @@ class Model(RadixViews, ArchModel):
         #: vcpu->arch.mmu_page_cache, kept across faults
         self.cache = MemoryCache(0)
 
-    # every step cites the code of the release being run
-    def step(self, text: str, source: Source) -> None:
-        super().step(text, cite(source, self.kernel))
-
-    def flush(self, text: str, source: Source) -> None:
-        super().flush(text, cite(source, self.kernel))
+    def cite(self, source: Source) -> Source:
+        """Every step cites the copy read for the release being run."""
+        return cite(source, self.kernel)
 
     def flush_shadow_all(self, why: str) -> None:
         """Before 5.13 the hooks flush themselves through kvm_mips_callbacks->flush_shadow_all

@@ -209,15 +209,9 @@ class Model(RadixViews, ArchModel):
             hooks["set_spte_gfn"] += (SRC_CACHE_ALLOC_516,)
         return hooks
 
-    # every step cites the code of the release being run
-    def step(self, text: str, source: Source) -> None:
-        super().step(text, cite(source, self.kernel))
-
-    def flush(self, text: str, source: Source) -> None:
-        super().flush(text, cite(source, self.kernel))
-
-    def warn(self, text: str, source: Source) -> None:
-        self.trace.warn(text, cite(source, self.kernel))
+    def cite(self, source: Source) -> Source:
+        """Every step cites the copy read for the release being run."""
+        return cite(source, self.kernel)
 
     # -- G-stage primitives ---------------------------------------------------------
     def page_size_to_level(self, pages: int) -> int | None:

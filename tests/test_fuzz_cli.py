@@ -22,7 +22,8 @@ from kvmspte.plugins.registry import models
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.vocabulary import STATES, VERDICTS
 
-COMMANDS = ["compare", "check", "matrix", "explain", "explore", "arches", "scenarios", "schema"]
+COMMANDS = ["compare", "check", "matrix", "explain", "explore", "history", "arches", "scenarios",
+            "schema"]
 OPTIONS = ["--arch", "--format", "--expect", "-e", "--regex", "--color", "--max-states",
            "--fail-on-violation", "--scenario", "--debug", "--help", "-h", "--version", "--"]
 NAMES = [*list(catalogue())[:6], *models(), *RACES, *VERDICTS, "table", "json", "markdown",
@@ -124,6 +125,8 @@ def structured(draw, files) -> list[str]:
         return args
     if cmd == "explain":
         return [cmd, draw(scen), "--arch", draw(arch), *fmt]
+    if cmd == "history":
+        return [cmd, draw(scen), *arches, *fmt]
     if cmd == "explore":
         return [cmd, draw(st.sampled_from(list(RACES))), *arches, *fmt, "--max-states", "300"]
     return [cmd, *(fmt if cmd != "schema" else [])]

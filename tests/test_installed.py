@@ -26,6 +26,7 @@ SMOKE = {
     "matrix": ["matrix", "--format", "json"],
     "explain": ["explain", "cow-4k", "--arch", "riscv"],
     "explore": ["explore"],
+    "history": ["history"],
     "docs": ["docs", "--out", "generated"],
     "arches": ["arches"],
     "scenarios": ["scenarios"],

@@ -179,3 +179,35 @@ def test_active_invalidate_count_only_from_5_15():
     kvm, _ = make(kernel="5.12")
     kvm.change_pte(HVA, PTE)
     assert not [s for s in kvm.trace.steps if s.kind == "warn"]
+
+
+def test_range_tracking_from_5_12_and_the_empty_range_warning_from_6_8():
+    """4a42d848db44 (v5.12) records the range being invalidated; the 6.8 gfn conversion
+    (stored id 38670898028) adds the warning when an invalidation ends with none added."""
+    kvm, _ = make(kernel="5.11")
+    kvm.invalidate_range_start(HVA, HVA + 0x1000)
+    assert kvm.mmu_invalidate_range_start is None
+    kvm, _ = make(kernel="5.12")
+    kvm.invalidate_range_start(HVA, HVA + 0x1000)
+    assert (kvm.mmu_invalidate_range_start, kvm.mmu_invalidate_range_end) == (0x100210, 0x100211)
+    for kernel, warns in (("6.7", 0), ("6.8", 1)):
+        kvm, _ = make(kernel=kernel)
+        kvm._invalidate_begin()                         # counted, but no range added
+        kvm._invalidate_end()
+        got = [s for s in kvm.trace.steps if s.kind == "warn" and "no range" in s.text]
+        assert len(got) == warns, kernel
+
+
+def test_memslot_walk_and_counter_names_cite_their_release():
+    """3039bcc74498 (v5.13) moved the memslot walk into generic __kvm_handle_hva_range;
+    20ec3ebd707c (v6.1) renamed mmu_notifier_count to mmu_invalidate_in_progress.  Before a
+    switch the step cites the release before it."""
+    kvm, _ = make(kernel="5.12")
+    kvm.invalidate_range_start(HVA, HVA + 0x1000)
+    releases = {s.source.release for s in kvm.trace.steps if s.text.startswith(
+                ("memslot 0 overlaps", "call handler"))}
+    assert releases == {"v5.12"}
+    assert any("mmu_notifier_count -> 1" in s.text for s in kvm.trace.steps)
+    kvm, _ = make(kernel="6.1")
+    kvm.invalidate_range_start(HVA, HVA + 0x1000)
+    assert any("mmu_invalidate_in_progress -> 1" in s.text for s in kvm.trace.steps)

@@ -29,6 +29,7 @@ def test_key_with_newline_and_escape_bytes(cli, tmp_path):
     ("compare", "bad\x1b[2Jname"),
     ("compare", "--arch", "x\ny"),
     ("explore", "\x1b]0;title\x07"),
+    ("history", "bad\x1b[2Jname"),
     ("check", "--expect", "\r\n"),
     ("matrix", "-e", "\x1b" * 500),
     ("\x1bc",),

@@ -115,3 +115,24 @@ def _path(fname):
     from importlib import resources
 
     return str(resources.files("kvmspte.scenarios") / fname)
+
+
+def test_expect_at_tables_by_release(tmp_path):
+    """[expect_at."X.Y"] holds expectations at another release; a key that is not a release
+    is one line, naming the field."""
+    import pytest
+
+    from kvmspte.sim.release import Release
+    from kvmspte.scenarios.loader import ScenarioError, load_file
+
+    good = tmp_path / "a.toml"
+    good.write_text('name = "a"\ntrigger = "cow"\n[expect]\nx86-tdp = "no-op"\n'
+                    '[expect_at."3.6"]\nx86-shadow = "changes"\nx86-tdp = "absent"\n')
+    sc = load_file(good)
+    assert sc.expectation("x86-tdp") == "no-op"
+    assert sc.expectation("x86-tdp", Release(3, 6)) == "absent"
+    assert sc.expectation("x86-shadow", Release(3, 7)) is None
+    bad = tmp_path / "b.toml"
+    bad.write_text('name = "b"\ntrigger = "cow"\n[expect_at.later]\nx86-tdp = "no-op"\n')
+    with pytest.raises(ScenarioError, match="expect_at.later"):
+        load_file(bad)

@@ -17,6 +17,7 @@ RUNS = {
     "explain": [("explain", "ksm-merge", "--arch", "arm64", "--format", "json"),
                 ("explain", "cow-huge", "--arch", "mips", "--format", "json")],
     "explore": [("explore", "writer-zapper", "--arch", "riscv", "--format", "json")],
+    "history": [("history", "cow-4k", "--arch", "arm64", "--arch", "mips", "--format", "json")],
     "arches": [("arches", "--format", "json"), ("arches", "--kernel", "5.4", "--format", "json")],
     "scenarios": [("scenarios", "--format", "json")],
 }

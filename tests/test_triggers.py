@@ -101,3 +101,66 @@ def test_ksm_triggers_declare_that_they_follow_a_comparison():
     h2.tag(0x80210)
     new = next(e.pte for e in t.expand("ksm-write-protect", h2, HVA) if e.kind == t.CHANGE)
     assert new.tagged is True
+
+
+# -- the mm side across releases (kvmspte.triggers.MM_SWITCHES) -----------------------------
+def _kinds(events):
+    return [(e.kind, e.action) for e in events]
+
+
+def test_before_3_7_no_bracket_and_the_pte_is_written_before_change_pte():
+    """6bdb913f0a70 (v3.7) bracketed every set_pte_at_notify caller; Xiao Guangrong's swap
+    (<503358FF.3030009@linux.vnet.ibm.com>, merged for 3.7) made it notify first.  At 3.6
+    the KSM replace_page is: clear, write the PTE, change_pte; no start/end."""
+    from kvmspte.sim.release import Release
+    from kvmspte.sim.triggers import CHANGE, END, START, expand
+
+    old = _kinds(expand("ksm-replace-page", host(), HVA, wrapped=False, kernel=Release(3, 6)))
+    assert (START, "") not in old and (END, "") not in old
+    assert old.index(("mm", "set")) < old.index((CHANGE, ""))
+    new = _kinds(expand("ksm-replace-page", host(), HVA, kernel=Release(3, 7)))
+    assert new[0] == (START, "") and new[-1] == (END, "")
+    assert new.index((CHANGE, "")) < new.index(("mm", "set"))
+
+
+def test_triggers_that_do_not_exist_yet_are_n_a():
+    """uprobes arrived in v3.5 (__replace_page, stored copy 4709739392); device migration's
+    migrate_vma_insert_page in v4.14 (8315ada7f095); THP in v2.6.38 (71e3aac0724f)."""
+    from kvmspte.arches.x86_shadow import Model
+    from kvmspte.sim.engine import run
+    from kvmspte.sim.release import Release
+    from kvmspte.scenarios.loader import catalogue
+
+    cat = catalogue()
+    for name, before, since in (("uprobe-4k", "3.4", "3.5"), ("migrate-zero", "4.13", "4.14"),
+                                ("cow-huge", "2.6.37", "2.6.38")):
+        assert run(cat[name], Model, kernel=Release.parse(before)).verdict == "n/a", name
+        assert run(cat[name], Model, kernel=Release.parse(since)).verdict != "n/a", name
+
+
+def test_unwrapped_scenario_is_a_labelled_what_if_only_from_3_7():
+    """wrapped = false replays what every caller did before 6bdb913f0a70 (v3.7); from v3.7
+    on it is a what-if, and the result says so."""
+    from kvmspte.arches.x86_shadow import Model
+    from kvmspte.sim.engine import run
+    from kvmspte.sim.release import Release
+    from kvmspte.scenarios.loader import catalogue
+
+    sc = catalogue()["ksm-merge-unwrapped"]
+    assert run(sc, Model, kernel=Release(3, 6)).what_if == ""
+    assert "6bdb913f0a70" in run(sc, Model, kernel=Release(6, 9)).what_if
+
+
+def test_absent_outside_the_callbacks_lifetime_and_span():
+    """.change_pte() arrived with 3da0dd433dc3 (v2.6.32) and was removed by f3b65bbaed7c
+    (v6.10); each result reports the release range of the code it ran."""
+    from kvmspte.arches.x86_shadow import Model
+    from kvmspte.sim.engine import run
+    from kvmspte.sim.release import Release
+    from kvmspte.scenarios.loader import catalogue
+
+    sc = catalogue()["ksm-merge"]
+    assert run(sc, Model, kernel=Release(2, 6, 31)).verdict == "absent"
+    assert run(sc, Model, kernel=Release(6, 10)).verdict == "absent"
+    res = run(sc, Model, kernel=Release(6, 9))
+    assert res.span.start <= Release(6, 9) < res.span.end == Release(6, 10)

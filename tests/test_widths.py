@@ -12,7 +12,8 @@ import pytest
 
 from kvmspte.formats.layout import pieces, wrap
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# colour codes and OSC 8 hyperlinks (the citations rich draws as links)
+ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")
 BOX = re.compile("[\u2500-\u257f]")
 
 COMMANDS = [
@@ -25,10 +26,12 @@ COMMANDS = [
     ("explain", "cow-4k", "--arch", "arm64"),
     ("explain", "ksm-merge", "--arch", "ppc-hv-hpt"),
     ("explore",),
+    ("history",),
+    ("history", "cow-4k", "--arch", "ppc-pr", "--arch", "riscv"),
     ("arches",),
     ("scenarios",),
 ]
-PLAIN_ONLY = ("explore", "arches", "scenarios")   # no rich path
+PLAIN_ONLY = ("explore", "history", "arches", "scenarios")   # no rich path
 
 
 @pytest.fixture

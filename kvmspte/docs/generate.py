@@ -17,7 +17,7 @@ from kvmspte.docs.files import (DocsError, commit, leftovers, oserror, plan, rea
 from kvmspte.errors import shown
 from kvmspte.formats.markdown import cell, table
 from kvmspte.scenarios.loader import catalogue
-from kvmspte.sim.source import cite as source_cite
+from kvmspte.sim.source import Source, cite as source_cite
 
 README_START = "<!-- kvmspte:compare:start -->"
 README_CMD = "kvmspte compare"
@@ -28,7 +28,7 @@ def _markers(name: str) -> tuple[str, str]:
 
 
 def cite(s) -> str:
-    return source_cite(s, markdown=True)
+    return source_cite(s, markdown=True, via=True)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -69,7 +69,8 @@ def index_page(matrix_md: str, models, scenarios) -> str:
         "",
         *sc_links,
         "",
-        "See also [what concurrency does to it](explore.md) and "
+        "See also [how the verdicts change across kernel releases](history.md), "
+        "[what concurrency does to it](explore.md) and "
         "[the command-line reference](cli.md).",
         "",
     ])
@@ -126,8 +127,7 @@ def arch_page(model, results: list) -> str:
         "",
         "## Every source this model cites",
         "",
-        *[f"- {cite(dict(file=f, function=fn, release=rel, via=via))}"
-          for f, fn, rel, via in cited],
+        *[f"- {cite(Source(f, fn, rel, via))}" for f, fn, rel, via in cited],
         "",
     ])
 
@@ -259,13 +259,38 @@ def explore_page(models) -> str:
     ])
 
 
+#: the maintained long-term lines that still carry .change_pte()
+LTS = ("5.15", "6.1", "6.6")
+
+
+def _lts_lines(found, models) -> list[str]:
+    """For each LTS release, the architectures on which the races that violate at v6.9
+    violate too, computed by exploring those races at that release."""
+    from kvmspte.analyses.explore.checker import explore
+    from kvmspte.analyses.explore.races import RACES
+    from kvmspte.sim.release import Release
+
+    # the two-vCPU race adds only a second fault to writer-zapper (and costs most of the
+    # time); the LTS lines run the races with at most one vCPU
+    races = [r for r in dict.fromkeys(o.race for o in found)
+             if sum(n.startswith("vcpu") for n in RACES[r].names) <= 1]
+    out = []
+    for text in LTS:
+        at = Release.parse(text)
+        hits = [f"`{r}` on {', '.join(f'`{o.arch}`' for o in got)}" for r in races
+                if (got := [o for o in (_checked(lambda rc, m: explore(rc, m, kernel=at),
+                                                 RACES[r], m) for m in models)
+                            if o.violations])]
+        out.append(f"- v{text}: {'; '.join(hits) if hits else 'no violation'}")
+    return out
+
+
 def maintained_section(outcomes, models) -> list[str]:
     """What the explorer found in orderings maintained kernels still have, and where to
     report such a thing.  Derived from the outcomes: no architecture is named here."""
     from kvmspte.analyses.explore.races import RACES
 
     found = [o for o in outcomes if o.violations and RACES[o.race].current]
-    releases = ", ".join(sorted({m.release for m in models}))
     out = ["## Findings that touch maintained kernels", ""]
     if not found:
         out += ["In the orderings kernels since v3.7 have, the explorer finds no violation.", ""]
@@ -287,12 +312,13 @@ def maintained_section(outcomes, models) -> list[str]:
         "kernel code with its citation, but nothing here has been reproduced on hardware, "
         "and kvmspte never generates exploit or reproducer code.",
         "",
-        f"Which releases: the models are read from Linux {releases}.  `.change_pte()` was "
-        "removed in v6.10, so current mainline no longer has this path.  The long-term "
-        "lines 5.15, 6.1 and 6.6 still have the callback; whether each one's architecture "
-        f"code matches the {releases} code modelled here is not modelled yet (a future "
-        "`--kernel` flag will model it), so the findings above are claims about "
-        f"{releases} only.",
+        "Which releases: `.change_pte()` was removed in v6.10, so current mainline no longer "
+        "has this path.  The long-term lines 5.15, 6.1 and 6.6 still have the callback; run "
+        "at each of those releases (`kvmspte explore --kernel X.Y`, the mainline code of "
+        "that release, not the stable branch's later backports), the same races (those with "
+        "at most one vCPU) give:",
+        "",
+        *_lts_lines(found, models),
         "",
         "A suspected vulnerability in a maintained kernel goes privately to the Linux kernel "
         "security team, security@kernel.org, not to a public tracker: see "
@@ -300,6 +326,66 @@ def maintained_section(outcomes, models) -> list[str]:
         "",
     ]
     return out
+
+
+#: the scenarios whose history docs/history.md shows
+HISTORY_SCENARIOS = ("ksm-merge", "cow-4k")
+
+
+def _histories(models) -> list:
+    """The history of each HISTORY_SCENARIOS scenario; a model that raises stops the docs."""
+    from kvmspte.analyses import history
+    from kvmspte.errors import ModelError
+
+    out = []
+    for name in HISTORY_SCENARIOS:
+        h = history.build(catalogue()[name], models)
+        for a in h.arches:
+            if a.errors:
+                raise ModelError(a.arch, name, a.errors[0].exception or Exception(
+                    a.errors[0].error))
+        out.append(h)
+    return out
+
+
+def history_page(histories) -> str:
+    from kvmspte.formats import render
+
+    parts = []
+    for h in histories:
+        parts += [f"## `{h.scenario.name}`", "", h.scenario.description, "",
+                  render("history", "markdown", h).rstrip(), ""]
+    return "\n".join([
+        "# The verdicts across kernel releases",
+        "",
+        "Generated by `kvmspte docs` from `kvmspte history`; do not edit by hand.",
+        "",
+        "For each architecture, the release ranges over which a scenario's verdict stays "
+        "the same.  Nothing here is a table of answers: every model is run at every switch "
+        "point (each release where the generic KVM layer, the mm callers or that "
+        "architecture's modelled code changes, plus v2.6.31, v2.6.32 and v6.10), and "
+        "adjacent releases with the same verdict are merged.  A range runs from its release "
+        "up to the next range's.  Each range after the first names the switch point at its "
+        "start that changed the verdict: its table (`generic`, `mm` or the arch id), its "
+        "name and commit, and the source read at that release.  Where several switch "
+        "points share the release, each is withheld in turn and the model run again; the "
+        "one whose absence brings the earlier verdict back is named.  A model without an "
+        "arrival switch point claims its code from v2.6.32 on.",
+        "",
+        "**The chart.** A Mermaid `gantt` block, which GitHub and GitLab render: one lane "
+        "(section) per architecture, one bar per range, labelled with its verdict and "
+        "releases and coloured by verdict (`crit` for `changes`, `active` for `flush-only`, "
+        "`done` for `no-op`, untagged for `absent` and `n/a`).  Releases are not dates, so "
+        "the time axis is the index of the switch points: `dateFormat X` reads each bound "
+        "as a number of seconds and `axisFormat %s` prints it back as that number; the "
+        "list under each chart maps the index to the release.  (Mermaid's `timeline` "
+        "diagram has no lanes of bars, so it cannot show one row per architecture.)",
+        "",
+        *parts,
+        "Reproduce: `kvmspte history SCENARIO` (`--format json` for machines, "
+        "`kvmspte schema history` for its schema).",
+        "",
+    ])
 
 
 def cli_page(cli) -> str:
@@ -364,6 +450,8 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
     matrix_md = render("matrix", "markdown", m)
     pages = {"index.md": index_page(matrix_md, models, scenarios),
              "cli.md": cli_page(group), "explore.md": explore_page(models)}
+    histories = _histories(models)
+    pages["history.md"] = history_page(histories)
     for model in models:
         pages[f"arches/{model.id}.md"] = arch_page(
             model, [(sc, runs[sc.name, model.id]) for sc in scenarios])
@@ -375,7 +463,9 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
                      kernel=str(DEFAULT))
     blocks = {"compare": f"```text\n$ {README_CMD}\n"
                          f"{render('compare', 'table', default, width=80)}```",
-              "findings": findings_block(models), "matrix": matrix_md.rstrip()}
+              "findings": findings_block(models), "matrix": matrix_md.rstrip(),
+              "history": "```text\n$ kvmspte history\n"
+                         f"{render('history', 'table', histories[0], width=80)}```"}
     return pages, blocks
 
 

@@ -29,23 +29,27 @@ def state_line(row: dict) -> str:
     return " ".join(_item(k, v) for k, v in row.items())
 
 
-def render_markdown(doc: dict, *, state_width: int | None = None) -> str:
-    """Markdown; with state_width, the state lines (a code block) wrap to that width."""
+def render_markdown(doc: dict, *, state_width: int | None = None, links: bool = True) -> str:
+    """Markdown; with state_width, the state lines (a code block) wrap to that width; links:
+    citations link to the cross-referencer (plain text drops them)."""
+    def cite_md(src: dict) -> str:
+        return cite(src, markdown=True) if links else f"`{cite(src)}`"
+
     sc, arch = doc["scenario"], doc["arch"]
     out = [f"# {sc['name']} on {arch['id']} (Linux {arch['release']})", "",
            escape(sc["description"]), "",
            f"**Verdict: `{doc['verdict']}`** for gfn {doc['gfn']}: {doc['reason']}"]
     if doc["reason_source"]:
-        out[-1] += f" (`{cite(doc['reason_source'])}`)"
+        out[-1] += f" ({cite_md(doc['reason_source'])})"
     out.append("")
     for n, ph in enumerate(doc["phases"]):
         head = ph["title"]
         if ph["title_source"]:
-            head += f" — `{cite(ph['title_source'])}`"
+            head += f" — {cite_md(ph['title_source'])}"
         out += [f"## {n}. {head}", ""]
         for i, st in enumerate(ph["steps"], 1):
             mark = {"flush": " **[flush]**", "warn": " **[WARN]**", "hook": " **[arch hook]**"}
-            src = f" — `{cite(st['source'])}`" if st["source"] else ""
+            src = f" — {cite_md(st['source'])}" if st["source"] else ""
             out.append(f"{i}. {st['actor']}: {st['text']}{mark.get(st['kind'], '')}{src}")
         if ph["state"] is not None:
             out += ["", f"State for gfn {doc['gfn']} afterwards:", ""]
@@ -67,7 +71,7 @@ _LEAD = re.compile(r"#+ (?:\d+\. )?|\d+\. |- |    ")
 
 def render_plain(doc: dict, width: int = PIPE_WIDTH) -> str:
     """The Markdown without its markup, each line wrapped to width under its own text."""
-    text = render_markdown(doc).replace("**", "").replace("`", "")
+    text = render_markdown(doc, links=False).replace("**", "").replace("`", "")
     out = []
     for line in text.split("\n"):
         if len(line) <= width:
@@ -89,7 +93,8 @@ def render_rich(doc: dict, width: int = PIPE_WIDTH) -> str:
     console = Console(width=width, record=True, force_terminal=True, file=_Null())
     # rich draws a code block with one column of padding on either side
     console.print(Markdown(render_markdown(doc, state_width=width - 2)))
-    return console.export_text(styles=True)
+    # citations are OSC 8 hyperlinks; drop rich's random link ids so output is reproducible
+    return re.sub(r"\x1b\]8;id=\d+;", "\x1b]8;;", console.export_text(styles=True))
 
 
 TABLE = Terminal(render_plain, render_rich)

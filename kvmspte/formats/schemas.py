@@ -14,7 +14,11 @@ _SOURCE = {
     "type": ["object", "null"],
     "required": ["file", "function", "release"],
     "properties": {"file": {"type": "string"}, "function": {"type": "string"},
-                   "release": {"type": "string"}, "via": {"type": "string"}},
+                   "release": {"type": "string"}, "via": {"type": "string"},
+                   "url": {"type": "string", "description": "the file at its release on a "
+                           "public cross-referencer"},
+                   "ident_url": {"type": "string", "description": "the identifier search for "
+                                 "the function at its release"}},
 }
 _STEP = {
     "type": "object",
@@ -138,6 +142,57 @@ EXPLORE_SCHEMA = {
 }
 
 
+_RELEASE = {"type": "string", "pattern": r"^v\d+\.\d+(\.\d+)?$"}
+_CAUSE = {
+    "type": ["object", "null"],
+    "description": "the switch point at the range's start that changed the verdict; null for "
+                   "the first range (or, rarely, when no switch point at that release can be "
+                   "named)",
+    "required": ["table", "name", "commit", "since", "what", "source", "evidence"],
+    "properties": {
+        "table": {"type": "string", "description": "generic, mm, or the arch id"},
+        "name": {"type": "string"}, "commit": {"type": "string"}, "since": _RELEASE,
+        "what": {"type": "string"}, "source": _SOURCE,
+        "evidence": {"type": "string", "description": "how the switch point was singled out "
+                                                      "(the only one at the release, or "
+                                                      "withholding it brings the earlier "
+                                                      "verdict back)"},
+    },
+}
+#: JSON Schema of ``kvmspte history --format json`` (schema_version 1)
+HISTORY_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "kvmspte history report",
+    "type": "object",
+    "required": ["schema_version", "tool", "command", "scenario", "points", "arches"],
+    "properties": {
+        **_HEAD,
+        "command": {"const": "history"},
+        "scenario": {"type": "string"},
+        "points": {"type": "array", "items": _RELEASE,
+                   "description": "every release the models were run at, ascending"},
+        "arches": {"type": "array", "items": {
+            "type": "object", "required": ["arch", "ranges"],
+            "properties": {
+                "arch": {"type": "string"},
+                "ranges": {"type": "array", "minItems": 1, "items": {
+                    "type": "object",
+                    "required": ["from", "to", "verdict", "points", "changed_by"],
+                    "description": "[from, to): consecutive switch points with one verdict",
+                    "properties": {
+                        "from": _RELEASE,
+                        "to": {"anyOf": [_RELEASE, {"type": "null"}],
+                               "description": "null: open-ended"},
+                        "verdict": _VERDICT,
+                        "points": {"type": "array", "items": _RELEASE, "minItems": 1},
+                        "changed_by": _CAUSE,
+                    },
+                }},
+            },
+        }},
+    },
+}
+
 def _document(title: str, command: str | None, required: list[str], **properties) -> dict:
     head = {**_HEAD, "command": {"const": command}} if command else \
         {"schema_version": _HEAD["schema_version"]}
@@ -218,8 +273,8 @@ def _scenarios() -> dict:
 
 #: kvmspte schema NAME -> the schema (or a function building it, for the pydantic one)
 SCHEMAS = {"compare": REPORT_SCHEMA, "check": REPORT_SCHEMA, "matrix": MATRIX_SCHEMA,
-           "explain": EXPLAIN_SCHEMA, "explore": EXPLORE_SCHEMA, "arches": ARCHES_SCHEMA,
-           "scenarios": _scenarios, "scenario": _scenario}
+           "explain": EXPLAIN_SCHEMA, "explore": EXPLORE_SCHEMA, "history": HISTORY_SCHEMA,
+           "arches": ARCHES_SCHEMA, "scenarios": _scenarios, "scenario": _scenario}
 
 
 def schema(name: str) -> dict:

@@ -100,12 +100,20 @@ class ArchModel:
         """Whether this model's switch point ``name`` is in the code at ``self.kernel``."""
         return self.switches.active(name, self.kernel)
 
-    # recording helpers for subclasses
+    def cite(self, source: Source) -> Source:
+        """``source`` as the code of ``self.kernel`` was read; a model whose steps cite the
+        copy of each release overrides this (the identity: one copy for every release)."""
+        return source
+
+    # recording helpers for subclasses: every step cites the code of the release being run
     def step(self, text: str, source: Source) -> None:
-        self.trace.step("arch", text, source)
+        self.trace.step("arch", text, self.cite(source))
 
     def flush(self, text: str, source: Source) -> None:
-        self.trace.flush("arch", text, source)
+        self.trace.flush("arch", text, self.cite(source))
+
+    def warn(self, text: str, source: Source) -> None:
+        self.trace.warn(text, self.cite(source))
 
     # -- the hooks --------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:

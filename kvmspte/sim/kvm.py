@@ -201,8 +201,9 @@ class Kvm:
         as read at the release before that switch."""
         if self.since(switch):
             return now
-        return Source(now.file, now.function, "before " + str(GENERIC.get(switch).since),
-                      via=f"before {GENERIC.get(switch).commit}: {GENERIC.get(switch).what}")
+        sw = GENERIC.get(switch)
+        return Source(now.file, now.function, str(sw.since.previous()),
+                      via=f"the form before {sw.commit or sw.since}, which brought: {sw.what}")
 
     def _names(self) -> tuple[str, str]:
         """The invalidation counters' names at this release (renamed in 6.1)."""

@@ -11,7 +11,8 @@ modelled code stays the same, which is what every result reports.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import total_ordering
 from typing import Iterable
 
@@ -54,6 +55,16 @@ class Release:
     def __str__(self) -> str:
         return f"v{self.major}.{self.minor}" + (f".{self.sub}" if self.sub else "")
 
+    def previous(self) -> "Release":
+        """The mainline release just before this one (3.0 follows 2.6.39, 4.0 follows
+        3.19, 5.0 follows 4.20, 6.0 follows 5.19)."""
+        if (self.major, self.minor) == (2, 6):
+            return Release(2, 6, self.sub - 1)
+        if self.minor:
+            return Release(self.major, self.minor - 1)
+        last = {3: Release(2, 6, 39), 4: Release(3, 19), 5: Release(4, 20), 6: Release(5, 19)}
+        return last[self.major]
+
 
 def release(text: str) -> Release:
     return Release.parse(text)
@@ -65,6 +76,8 @@ DEFAULT = Release(6, 9)
 FIRST = Release(2, 6, 32)
 #: The release that removed .change_pte(), set_pte_at_notify and every kvm_set_spte_*.
 REMOVED = Release(6, 10)
+#: Later than every release: where a withheld switch point is moved to.
+NEVER = Release(99, 99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +119,19 @@ class Switches:
 
     def releases(self) -> list[Release]:
         return sorted({s.since for s in self.table})
+
+    @contextmanager
+    def withheld(self, name: str):
+        """Within the block, the switch ``name`` is in no release's code (``active`` is false
+        and ``get`` gives it a release after every real one).  ``kvmspte history`` uses it to
+        ask which of several switches at one release changed a verdict: run with one held
+        back and see whether the earlier verdict comes back."""
+        real = self._by_name[name]
+        self._by_name[name] = replace(real, since=NEVER)
+        try:
+            yield
+        finally:
+            self._by_name[name] = real
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ CASES = {
     "explore-writer-zapper.md": ["explore", "writer-zapper", "--format", "markdown"],
     "explore.json": ["explore", "--format", "json"],
     "scenarios.txt": ["scenarios"],
+    "history-ksm-merge.txt": ["history"],
+    "history-cow-4k.md": ["history", "cow-4k", "--format", "markdown"],
     # the same commands on a terminal wide enough for every line: the layout before
     # output was fitted to the width, unchanged
     "compare-ksm-merge-wide.txt": ["compare"],
