@@ -116,25 +116,36 @@ def run_cli(group, args: list[str]) -> int:
     """Run the click group; map every outcome to an exit status and at most one line."""
     import click
 
+    def invoke() -> None:
+        try:
+            with group.make_context("kvmspte", list(args)) as ctx:
+                group.invoke(ctx)
+        except click.exceptions.Exit as exc:
+            raise SystemExit(exc.exit_code) from None
+        except click.UsageError as exc:
+            raise InputError(usage_message(exc)) from None
+        except click.ClickException as exc:
+            raise InputError(exc.format_message()) from None
+        except click.exceptions.Abort:
+            raise InputError("aborted") from None
+
+    return guarded(invoke)
+
+
+def guarded(call) -> int:
+    """call(); map every outcome to an exit status and at most one line."""
     set_debug(False)
     try:
-        with group.make_context("kvmspte", list(args)) as ctx:
-            group.invoke(ctx)
+        call()
         return EXIT_OK
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except (InputError, click.UsageError, click.ClickException) as exc:
-        say(usage_message(exc) if isinstance(exc, click.UsageError) else
-            exc.format_message() if isinstance(exc, click.ClickException) else str(exc))
+    except InputError as exc:
+        say(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         silence_stdout()
         return EXIT_INTERRUPTED
-    except click.exceptions.Abort:
-        say("aborted")
-        return EXIT_USAGE
     except BrokenPipeError:
         silence_stdout()
         return EXIT_OK

@@ -34,23 +34,32 @@ def sh(*cmd: str, cwd: Path | None = None, env: dict | None = None) -> int:
     return subprocess.run(cmd, cwd=cwd, env=env).returncode
 
 
+def install(tmp: Path, extras: str = "") -> Path | None:
+    """Build the wheel from a copy of the tracked sources and install it (not editable) into
+    a new virtual environment under tmp; its python, or None when that failed."""
+    src, venv = tmp / "src", tmp / "venv"
+    shutil.copytree(ROOT, src, ignore=IGNORE)
+    py = venv / "bin" / "python"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore"}
+    if sh(sys.executable, "-m", "venv", str(venv)) or \
+            sh(str(py), "-m", "pip", "install", "-q", f"{src}{extras}", env=env):
+        return None
+    return py
+
+
 def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kvmspte-test-") as tmp:
         tmp = Path(tmp)
-        src, venv, work = tmp / "src", tmp / "venv", tmp / "work"
-        shutil.copytree(ROOT, src, ignore=IGNORE)
-        work.mkdir()
-        py = venv / "bin" / "python"
-        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               "PIP_ROOT_USER_ACTION": "ignore"}
-        if sh(sys.executable, "-m", "venv", str(venv)) or \
-                sh(str(py), "-m", "pip", "install", "-q", f"{src}[test]", env=env):
+        py = install(tmp, "[test]")
+        if py is None:
             print("run_installed: could not build and install the wheel", file=sys.stderr)
             return 3
         print(f"run_installed: wheel installed in a fresh venv in {time.monotonic() - t0:.1f}s",
               file=sys.stderr)
-        env = {**env, "KVMSPTE_TEST_INSTALLED": "1"}
+        work = tmp / "work"
+        work.mkdir()
+        env = {**os.environ, "KVMSPTE_TEST_INSTALLED": "1"}
         env.pop("PYTHONPATH", None)
         return sh(str(py), "-m", "pytest", str(ROOT / "tests"), "--rootdir", str(ROOT),
                   "--import-mode=importlib", "-p", "no:cacheprovider", *argv, cwd=work, env=env)

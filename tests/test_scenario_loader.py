@@ -136,3 +136,13 @@ def test_expect_at_tables_by_release(tmp_path):
     bad.write_text('name = "b"\ntrigger = "cow"\n[expect_at.later]\nx86-tdp = "no-op"\n')
     with pytest.raises(ScenarioError, match="expect_at.later"):
         load_file(bad)
+
+
+def test_catalogue_files_are_named_after_their_scenario():
+    # resolve() finds a built-in by its file name (NN-NAME.toml) and parses only that file
+    from kvmspte.scenarios import loader
+
+    for fname, doc in builtin_documents():
+        assert fname[:-5].partition("-")[2] == doc["name"], fname
+        assert loader.builtin(doc["name"]).name == doc["name"]
+    assert loader.builtin("no-such-scenario") is None

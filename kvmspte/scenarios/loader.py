@@ -7,9 +7,8 @@ import pydantic.
 
 from __future__ import annotations
 
+import os
 import tomllib
-from importlib import resources
-from pathlib import Path
 
 from kvmspte.errors import ScenarioError, shown
 from kvmspte.scenarios.definition import Scenario, from_document
@@ -20,32 +19,60 @@ STDIN = "<stdin>"
 MAX_BYTES = 1 << 20
 
 
-def _catalogue_files() -> list[tuple[str, str]]:
-    folder = resources.files("kvmspte.scenarios")
-    return sorted((p.name, p.read_text(encoding="utf-8"))
-                  for p in folder.iterdir() if p.name.endswith(".toml"))
+def _catalogue_names() -> list[str]:
+    """The file names of the built-in catalogue, in order ("NN-NAME.toml")."""
+    here = os.path.dirname(__file__)
+    try:  # an installed or checked-out package is a folder: no importlib.resources needed
+        return sorted(n for n in os.listdir(here) if n.endswith(".toml"))
+    except OSError:  # pragma: no cover - a zipped install
+        from importlib import resources
+
+        return sorted(p.name for p in resources.files(__package__).iterdir()
+                      if p.name.endswith(".toml"))
+
+
+def _catalogue_text(fname: str) -> str:
+    try:
+        with open(os.path.join(os.path.dirname(__file__), fname), encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:  # pragma: no cover - a zipped install
+        from importlib import resources
+
+        return resources.files(__package__).joinpath(fname).read_text(encoding="utf-8")
 
 
 def builtin_documents() -> list[tuple[str, dict]]:
     """(file name, parsed TOML) for every built-in scenario."""
-    return [(name, tomllib.loads(text)) for name, text in _catalogue_files()]
+    return [(name, tomllib.loads(_catalogue_text(name))) for name in _catalogue_names()]
 
 
-_CATALOGUE: dict[str, Scenario] | None = None
+#: built-in scenarios parsed so far, by file name
+_PARSED: dict[str, Scenario] = {}
+
+
+def _builtin_file(fname: str) -> Scenario:
+    if fname not in _PARSED:
+        _PARSED[fname] = from_document(tomllib.loads(_catalogue_text(fname)),
+                                       f"built-in:{fname}")
+    return _PARSED[fname]
 
 
 def catalogue() -> dict[str, Scenario]:
     """The built-in scenarios by name, in file order."""
-    global _CATALOGUE
-    if _CATALOGUE is None:
-        _CATALOGUE = {}
-        for fname, doc in builtin_documents():
-            sc = from_document(doc, f"built-in:{fname}")
-            _CATALOGUE[sc.name] = sc
-    return _CATALOGUE
+    return {sc.name: sc for sc in map(_builtin_file, _catalogue_names())}
 
 
-def load_file(path: Path) -> Scenario:
+def builtin(name: str) -> Scenario | None:
+    """The built-in scenario called name, parsing only its own file (a file is named
+    NN-NAME.toml, which the test suite checks), or None."""
+    for fname in _catalogue_names():
+        if fname[:-5].partition("-")[2] == name:
+            sc = _builtin_file(fname)
+            return sc if sc.name == name else catalogue().get(name)
+    return None
+
+
+def load_file(path) -> Scenario:
     """Parse and validate a user's scenario file (pydantic), or raise ScenarioError."""
     try:
         with path.open("rb") as fh:
@@ -88,21 +115,23 @@ def load_bytes(data: bytes, origin: str) -> Scenario:
 
 def _is_file_ref(ref: str) -> bool:
     try:
-        return ref.endswith(".toml") or Path(ref).exists()
+        return ref.endswith(".toml") or os.path.exists(ref)
     except (OSError, ValueError):  # a name too long for a path, a NUL byte: not a file
         return False
 
 
 def resolve(ref: str) -> Scenario:
     """A built-in scenario name, a path to a TOML file, or '-' for standard input."""
-    cat = catalogue()
-    if ref in cat:
-        return cat[ref]
+    found = builtin(ref)
+    if found is not None:
+        return found
     if ref == "-":
         return load_stdin()
     if _is_file_ref(ref):
+        from pathlib import Path  # only for a file: pathlib costs start-up time
+
         return load_file(Path(ref))
-    raise ScenarioError(f"unknown scenario '{shown(ref)}'{suggest(ref, cat)}; "
+    raise ScenarioError(f"unknown scenario '{shown(ref)}'{suggest(ref, catalogue())}; "
                         "see 'kvmspte scenarios', or pass a .toml file (or - for stdin)")
 
 
