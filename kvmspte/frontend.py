@@ -46,9 +46,9 @@ def finish(failures: list, failed: bool = False) -> None:
 def select_models(ids: tuple[str, ...]) -> list[type]:
     from kvmspte.plugins import registry
 
-    registry.install_warning_printer()
+    table = registry.load_reporting()
     if not ids:
-        return list(registry.models().values())
+        return list(table.values())
     out = []
     for arch_id in dict.fromkeys(ids):
         try:

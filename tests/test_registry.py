@@ -62,3 +62,12 @@ def test_cli_survives_a_broken_plugin(plugin_dir, cli):
     r = cli("compare", "--arch", "toy")
     assert r.code == 0 and "\ntoy " in r.out
     assert "warning: architecture plugin 'broken'" in r.err
+
+
+def test_registry_leaves_the_warning_hooks_alone(plugin_dir, cli):
+    import warnings
+
+    before = warnings.showwarning
+    r = cli("compare", "--arch", "toy")
+    assert "warning: architecture plugin 'broken'" in r.err
+    assert warnings.showwarning is before

@@ -132,10 +132,15 @@ def get(arch_id: str) -> type:
     return table[arch_id]
 
 
-def _warn_to_stderr(message, category, filename, lineno, file=None, line=None):
-    print(f"kvmspte: warning: {message}", file=sys.stderr)
-
-
-def install_warning_printer() -> None:
-    """Show plugin warnings as one plain line each on stderr."""
-    warnings.showwarning = _warn_to_stderr
+def load_reporting() -> dict[str, type]:
+    """models(), with the warnings of a broken plugin printed as one plain line each on
+    stderr; the process's warning hooks are left as they were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        found = models()
+    for w in caught:
+        if issubclass(w.category, PluginWarning):
+            print(f"kvmspte: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return found
