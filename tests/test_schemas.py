@@ -42,3 +42,13 @@ def test_old_schema_flags_are_aliases(cli):
     assert cli("schema").out == cli("schema", "compare").out
     assert cli("schema", "--explore").out == cli("schema", "explore").out
     assert cli("schema", "--scenario").out == cli("schema", "scenario").out
+
+
+def test_result_schema_names_every_field_the_result_writes():
+    # the schema is written by hand beside Result.to_dict: this keeps the two in step
+    from kvmspte.formats.schemas import _RESULT
+    from kvmspte.sim.report import Result
+
+    written = set(Result("a", "f", "v6.9", "s", 1, error="E: x").to_dict())
+    assert written == set(_RESULT["properties"])
+    assert set(_RESULT["required"]) <= written
