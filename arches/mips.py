@@ -387,11 +387,11 @@ class Model(RadixViews, ArchModel):
         """Before 5.13 the hooks flush themselves through kvm_mips_callbacks->flush_shadow_all
         (never flush_shadow_memslot); generic code gets 0 or nothing back."""
         if self.since("vz"):
-            self.flush(f"{why}: kvm_mips_callbacks->flush_shadow_all = kvm_vz_flush_shadow_all: "
+            self.flush_remote_tlbs(f"{why}: kvm_mips_callbacks->flush_shadow_all = kvm_vz_flush_shadow_all: "
                        f"kvm_flush_remote_tlbs (without GuestIDs every CPU is first marked in "
                        f"asid_flush_mask)", SRC_VZ_FLUSH_ALL)
         else:
-            self.flush(f"{why}: kvm_mips_callbacks->flush_shadow_all = "
+            self.flush_remote_tlbs(f"{why}: kvm_mips_callbacks->flush_shadow_all = "
                        f"kvm_trap_emul_flush_shadow_all: kvm_flush_remote_tlbs (every vCPU's GVA "
                        f"page tables and GVA ASIDs)", SRC_TE_FLUSH_ALL)
 

@@ -359,7 +359,7 @@ class Model(ArchModel):
     def _unmap_hva_flush(self) -> bool:
         """v3.7-v5.12 kvm_unmap_hva: the arch itself requests the whole-guest flush and
         returns 0, so generic code has nothing to flush."""
-        self.flush("kvm_flush_remote_tlbs: KVM_REQ_TLB_FLUSH on every vCPU; each runs "
+        self.flush_remote_tlbs("kvm_flush_remote_tlbs: KVM_REQ_TLB_FLUSH on every vCPU; each runs "
                    "kvmppc_core_flush_tlb at its next guest entry", self.src_unmap_hva)
         self.step("touches no tlbe_ref and no host TLB entry now; returns 0"
                   + (" (an int since v5.0)" if self.since("int-return") else

@@ -383,7 +383,7 @@ class Model(ArchModel):
     def _flush_all_37(self) -> bool:
         """v3.7-v3.12 kvm_unmap_hva: kvm_flush_remote_tlbs, return 0 (void for set_spte).
         Nothing is dropped now: each vCPU drops everything at its next entry."""
-        self.flush("kvm_flush_remote_tlbs: KVM_REQ_TLB_FLUSH on every vCPU; each drops all "
+        self.flush_remote_tlbs("kvm_flush_remote_tlbs: KVM_REQ_TLB_FLUSH on every vCPU; each drops all "
                    "its shadow HPTEs (kvmppc_mmu_pte_flush(vcpu, 0, 0)) at its next guest "
                    "entry", SRC_UNMAP_HVA_37)
         self.step(f"returns 0 having dropped nothing yet: {self._cached()} shadow entr"
@@ -404,9 +404,14 @@ class Model(ArchModel):
                   f"{ret}: no generic remote flush", SRC_DO_UNMAP_313)
         return False
 
-    def serve_tlb_flush(self, vcpu: int) -> None:
+    def serve_tlb_flush(self, vcpu: int | None = None) -> None:
         """KVM_REQ_TLB_FLUSH at a vCPU's next entry (kvmppc_core_check_requests): drop every
-        shadow HPTE of that vCPU; never run by the engine (it lies outside change_pte)."""
+        shadow HPTE of that vCPU (None: every vCPU, as the explorer serves a request before
+        any vCPU enters again); never run by the single replay (it lies outside change_pte)."""
+        if vcpu is None:
+            for i in range(len(self.vcpus)):
+                self.serve_tlb_flush(i)
+            return
         v = self.vcpus[vcpu]
         self.step(f"vcpu{vcpu}: KVM_REQ_TLB_FLUSH pending: kvmppc_mmu_pte_flush(vcpu, 0, 0)",
                   SRC_CHECK_REQUESTS)

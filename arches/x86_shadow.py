@@ -330,7 +330,7 @@ class Model(RadixViews, ArchModel):
             # 2.6.32 .. 4.20: kvm_set_pte_rmapp flushes remote TLBs itself and returns 0;
             # kvm_set_spte_hva returns nothing to generic code.
             if need_flush:
-                self.flush("kvm_set_pte_rmapp found SPTEs: kvm_flush_remote_tlbs itself",
+                self.flush_remote_tlbs("kvm_set_pte_rmapp found SPTEs: kvm_flush_remote_tlbs itself",
                            self._self_flush_src())
             self.step(f"rmaps walked at 4K, 2M and 1G: {'some' if need_flush else 'no'} SPTE "
                       f"found for the gfn; the handler returns 0 (flushing is its own job)",

@@ -81,6 +81,8 @@ class ArchModel:
     arrived: ClassVar[Switch | None] = None
     #: the switch points inside this model's code paths (``kvmspte.release``)
     switches: ClassVar[Switches] = Switches()
+    #: set by flush_remote_tlbs until the explorer serves the request
+    remote_flush_requested: bool = False
 
     def __init__(self, trace: Trace, options: dict[str, bool] | None = None,
                  kernel: Release | None = None) -> None:
@@ -114,6 +116,13 @@ class ArchModel:
 
     def warn(self, text: str, source: Source) -> None:
         self.trace.warn(text, self.cite(source))
+
+    def flush_remote_tlbs(self, text: str, source: Source) -> None:
+        """The arch's own handler calls kvm_flush_remote_tlbs (before 5.0 the generic code
+        flushed nothing on the hook's return): a flush step, and a pending KVM_REQ_TLB_FLUSH
+        that serve_tlb_flush() serves before any vCPU enters the guest again."""
+        self.remote_flush_requested = True
+        self.flush(text, source)
 
     # -- the hooks --------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:

@@ -93,8 +93,10 @@ class Machine:
             self.misses += 1
             k = self.thaw(aid, ks)
             engine.apply_notifier(k, ev)
-            if k.remote_flushes:
-                # the flush request is served before any vCPU runs the guest again
+            if k.remote_flushes or getattr(k.arch, "remote_flush_requested", False):
+                # the flush request (generic, or the arch's own before 5.0) is served before
+                # any vCPU runs the guest again
+                k.arch.remote_flush_requested = False
                 k.arch.serve_tlb_flush()
             hit = self._memo[key] = (self.intern(k.arch), k.state())
         return hit
