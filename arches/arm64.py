@@ -42,7 +42,7 @@ them changes what change_pte installs.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 from kvmspte.sim.host import HostArch, HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot

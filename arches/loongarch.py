@@ -30,7 +30,7 @@ resets a huge entry whole, however little of it the range covers.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 from kvmspte.sim.host import HostMM, HostPte
 from kvmspte.sim.kvm import GfnRange, Memslot

@@ -32,7 +32,7 @@ the host PTE) arrives between v3.11 and v3.18 (dated v3.12, UNVERIFIED).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from kvmspte.records import record, replace
 
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
@@ -128,7 +128,7 @@ E500_TLB_VALID = "E500_TLB_VALID"
 TSIZE_4K = "4K"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GuestTlbe:
     """A guest TLB0 entry (guest state): EPN -> gfn, 4 KiB, with its MAS3 permissions."""
 
@@ -145,7 +145,7 @@ class GuestTlbe:
                 "perms": self.perms}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TlbeRef:
     """struct tlbe_ref: the host pfn behind a guest entry, and its flags."""
 
@@ -162,7 +162,7 @@ class TlbeRef:
                 "flags": list(self.flags)}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostTlbe:
     """A host TLB0 entry as write_host_tlbe writes it (MAS1/MAS2/MAS7_3 in short)."""
 

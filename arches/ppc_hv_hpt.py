@@ -35,7 +35,7 @@ change_pte with an invalidation, so the hook finds the HPTE still valid and unma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.sim.host import HostMM
@@ -131,7 +131,7 @@ def size_label(pages: int) -> str:
     return f"{pages * 4 // 1024}M" if pages >= 256 else f"{pages * 4}K"
 
 
-@dataclass
+@record
 class Hpte:
     """One HPTE and its revmap entry (the guest's R word)."""
 
@@ -158,7 +158,7 @@ class Hpte:
                 "guest_R": self.guest_r, "guest_C": self.guest_c}
 
 
-@dataclass
+@record
 class Rmap:
     """memslot->arch.rmap[gfn - base_gfn]: PRESENT + chain head, plus harvested R/C."""
 

@@ -33,7 +33,7 @@ kvmppc_unmap_pte (same resulting state).  Secure guests (~v5.5) are not modelled
 
 from __future__ import annotations
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 from kvmspte.arches import ppc_book3s_hv as hv
 from kvmspte.sim.host import HostMM, HostPte

@@ -41,7 +41,7 @@ book3s.c return int 0, v5.13 converts to the gfn callbacks returning false.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kvmspte.records import record
 
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
@@ -142,7 +142,7 @@ SID_SHIFT = 28           # 256 MiB segments
 FIRST_VSID = 0x100       # an arbitrary first host VSID handed out by the sid map
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GuestPte:
     """struct kvmppc_pte: the guest translation a shadow entry stands for."""
 
@@ -159,7 +159,7 @@ class GuestPte:
         return "".join(c if on else "-" for c, on in zip("rwx", bits))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HpteCache:
     """struct hpte_cache: one host HPTE this vCPU inserted, and what it shadows."""
 
@@ -176,7 +176,7 @@ class HpteCache:
                 "pagesize": self.pagesize, "pfn": hex(self.pfn)}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostHpte:
     """A valid entry in the host's hashed page table."""
 

@@ -16,7 +16,7 @@ loses, and who flushes (the handler itself before v5.0, generic code after).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 from kvmspte.arches import x86_spte as spte
 from kvmspte.sim.host import HostMM

@@ -8,7 +8,7 @@ page-size bit; A/D bits are assumed enabled (EPT with A/D, the common case).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Memslot

@@ -61,6 +61,16 @@ def test_every_source_folder_is_installed():
                 assert (installed / f.name).is_file(), f"{dotted}: {f.name} is not installed"
 
 
+def test_nothing_is_installed_that_the_source_does_not_have():
+    # setuptools copies build/lib of an earlier build into the wheel: a module since removed
+    # from the source (the pre-layout kvmspte/runner.py, say) was installed again (setup.py)
+    for dotted, folder in _source_packages().items():
+        installed = Path(next(iter(importlib.util.find_spec(dotted).submodule_search_locations)))
+        extra = sorted(f.name for f in installed.iterdir()
+                       if f.suffix in (".py", ".toml") and not (folder / f.name).is_file())
+        assert extra == [], f"{dotted}: installed but not in the source: {extra}"
+
+
 def test_smoke_covers_every_subcommand():
     assert set(SMOKE) == set(cli.commands)
 

@@ -158,7 +158,7 @@ def test_flush_on_return_from_5_0():
 def test_invalid_memslot_skipped_from_6_4():
     """2230f9e1171a (v6.4, Cc stable v3.9+): kvm_change_spte_gfn skips a
     KVM_MEMSLOT_INVALID slot; before it the arch hook ran on the slot being deleted."""
-    from dataclasses import replace
+    from kvmspte.records import replace
     bad = replace(SLOT, invalid=True)
     for kernel, calls in (("6.3", 1), ("6.4", 0)):
         kvm, arch = make(bad, kernel=kernel)

@@ -12,7 +12,7 @@ brings the earlier verdict back is named.  The result is plain data; renderers l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte import envelope
 from kvmspte.sim import triggers
@@ -33,7 +33,7 @@ DELETED = Switch("change-pte-removed", REMOVED, "f3b65bbaed7c",
                  SRC_REMOVED)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cause:
     """The switch point at a range's start that changed the verdict, and how that is known."""
 
@@ -47,7 +47,7 @@ class Cause:
                 "source": self.switch.source.to_dict(), "evidence": self.evidence}
 
 
-@dataclass
+@record
 class Range:
     """[start, end): the switch points over which the verdict stays the same."""
 
@@ -63,7 +63,7 @@ class Range:
                 "changed_by": self.changed_by.to_dict() if self.changed_by else None}
 
 
-@dataclass
+@record
 class ArchHistory:
     arch: str
     ranges: list[Range] = field(default_factory=list)
@@ -71,7 +71,7 @@ class ArchHistory:
     errors: list = field(default_factory=list)
 
 
-@dataclass
+@record
 class History:
     scenario: object
     points: list[Release]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte import envelope
 from kvmspte.analyses.runs import cells
@@ -34,7 +34,7 @@ COMPACT_LEGEND = [
 ]
 
 
-@dataclass
+@record
 class Cell:
     arch: str
     verdict: str
@@ -62,14 +62,14 @@ class Cell:
         return out
 
 
-@dataclass
+@record
 class Row:
     scenario: object
     expected: str | None
     cells: list[Cell] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Matrix:
     arches: list[str]
     rows: list[Row]

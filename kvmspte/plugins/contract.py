@@ -8,7 +8,7 @@ for one run.  Every hook names the kernel source it was read from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kvmspte.records import record
 from typing import ClassVar
 
 from kvmspte.sim.host import HostArch, HostMM
@@ -22,7 +22,7 @@ from kvmspte.sim.trace import Trace
 HOOK_NAMES = ("fault_in", "unmap_gfn_range", "set_spte_gfn")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FaultResult:
     """What the arch fault path installed for a gfn."""
 
@@ -31,7 +31,7 @@ class FaultResult:
     source: Source
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Mapping:
     """What the secondary MMU maps a gfn to, as the arch's own lookup finds it."""
 

@@ -3,12 +3,12 @@ shape (LAYOUT), from which the loader, the pydantic model and the JSON Schema ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte.errors import ScenarioError
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -75,7 +75,7 @@ TABLES = tuple(dict.fromkeys(t for t, _ in LAYOUT.values() if t))
 
 def default(attr: str):
     """Scenario's default for a LAYOUT attribute."""
-    return Scenario.__dataclass_fields__[attr].default
+    return Scenario.__record_fields__[attr].default
 
 
 def from_document(doc: dict, origin: str) -> Scenario:

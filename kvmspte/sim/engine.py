@@ -7,7 +7,7 @@ through the plugin contract (``kvmspte.model.ArchModel``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from kvmspte.records import record, field, replace
 
 from kvmspte.sim import triggers
 from kvmspte.sim.host import HostMM
@@ -33,7 +33,7 @@ SRC_VCPU = Source("virt/kvm/kvm_main.c", "__gfn_to_pfn_memslot",
                   via="the vCPU fault reads mmu_invalidate_seq, then looks up the host pfn")
 
 
-@dataclass
+@record
 class Run:
     """Everything one run produced; the engine turns it into a Result."""
 

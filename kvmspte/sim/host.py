@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from kvmspte.records import record, replace
 
 from kvmspte.sim.pagetable import PAGE_SHIFT
 from kvmspte.sim.source import Source
@@ -14,7 +14,7 @@ PMD_SIZE = PAGE_SIZE * PMD_PAGES
 COW_BREAK_PFN = 0xA0000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostPte:
     """A host PTE as KVM's hooks see it (``range->arg.pte``): pfn and the bits models read."""
 
@@ -49,7 +49,7 @@ class HostPte:
         return replace(self, dirty=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostArch:
     """What an architecture's primary-MM code does with per-page memory tags, for the
     generic host model and the triggers to consult (each property is the Source it was

@@ -7,7 +7,7 @@ Each modelled behaviour carries the Source it was read from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kvmspte.records import record
 from typing import Callable
 
 from kvmspte.sim.host import PAGE_SIZE, HostPte
@@ -137,7 +137,7 @@ GENERIC = Switches([
 ])
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Memslot:
     """struct kvm_memory_slot, with the flags the models look at."""
 
@@ -162,7 +162,7 @@ class Memslot:
 
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GfnRange:
     """struct kvm_gfn_range: one memslot's share of an hva range, in gfns [start, end)."""
 

@@ -15,7 +15,7 @@ levels in its own terms (``Geometry.names``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 from typing import Iterator, Union
 
 PAGE_SHIFT = 12
@@ -33,7 +33,7 @@ FREE_POLICIES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Leaf:
     """A leaf entry in normalised form plus the arch-native bits it also carries."""
 
@@ -60,7 +60,7 @@ class Leaf:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Geometry:
     levels: int
     names: tuple[str, ...]   # native name of each depth, index 0 = last level
@@ -88,7 +88,7 @@ class Geometry:
         return SIZE_LABELS[depth]
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class TablePage:
     id: int
     depth: int          # depth of the entries this page holds
@@ -113,7 +113,7 @@ class MemoryCache:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Install:
     """The outcome of RadixTable.install."""
 

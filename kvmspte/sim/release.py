@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from kvmspte.records import record, replace
 from functools import total_ordering
 from typing import Iterable
 
@@ -26,7 +26,7 @@ class ReleaseError(ValueError):
 
 
 @total_ordering
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Release:
     """A mainline release.  2.6.x releases keep their third number (2.6.32); from 3.0 on a
     third number is a stable point release, which selects the same mainline code."""
@@ -80,7 +80,7 @@ REMOVED = Release(6, 10)
 NEVER = Release(99, 99)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Switch:
     """A behaviour that starts at ``since`` (and holds until another switch replaces it)."""
 
@@ -134,7 +134,7 @@ class Switches:
             self._by_name[name] = real
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Span:
     """[start, end): the releases over which a set of switch tables selects the same code.
     ``end`` None means open-ended."""

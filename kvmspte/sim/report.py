@@ -5,13 +5,13 @@ Renderers (kvmspte.formats) turn these into strings; nothing here prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte import envelope
 from kvmspte.sim.source import Source
 from kvmspte.sim.trace import Step
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Change:
     """One secondary-MMU structure that differs across change_pte."""
 
@@ -58,7 +58,7 @@ def diff_snapshots(before: dict, after: dict) -> list[Change]:
     return [Change(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
 
 
-@dataclass
+@record
 class Result:
     arch: str
     family: str
@@ -119,7 +119,7 @@ class Result:
         return out
 
 
-@dataclass
+@record
 class Report:
     """The results of one command: scenarios x architectures."""
 

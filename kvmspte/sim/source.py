@@ -8,7 +8,7 @@ keeping them only in comments.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from kvmspte.records import record
 
 #: A public cross-referencer that serves every release's tree (file view and identifier search).
 XREF = "https://elixir.bootlin.com/linux"
@@ -20,7 +20,7 @@ _PATH = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+$")
 DEFAULT_RELEASE = "v6.9"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Source:
     """A place in the kernel tree: file, function and the release it was read at."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kvmspte.records import record
 
 from kvmspte.sim.source import Source
 
 STEP, HOOK, FLUSH, WARN, EVENT = "step", "hook", "flush", "warn", "event"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Step:
     phase: str          # "setup", or the name of the notifier event being run
     actor: str          # "mm", "kvm", "arch" or "vcpu"

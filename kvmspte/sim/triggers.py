@@ -7,7 +7,7 @@ Each event carries the Source of the mm function that issues it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from kvmspte.records import record, replace
 from typing import Callable
 
 from kvmspte.sim.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
@@ -91,7 +91,7 @@ DEVICE_PFN = 0xF0000
 ZERO_PFN = 0x1000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Event:
     kind: str                 # START, CHANGE, END, or MM (a primary page-table change)
     text: str
@@ -102,7 +102,7 @@ class Event:
     action: str = ""          # MM: "clear", "set", "split-pmd"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Trigger:
     name: str
     summary: str

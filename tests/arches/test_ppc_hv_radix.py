@@ -1,7 +1,7 @@
 """PowerPC Book3S HV radix model against arch/powerpc/kvm/book3s_64_mmu_radix.c,
 book3s_64_mmu_hv.c and book3s.c @ v6.9 (copies and dates in /work/notes/ppc.md §0)."""
 
-from dataclasses import replace
+from kvmspte.records import replace
 
 import pytest
 

@@ -97,7 +97,7 @@ def test_catalogue_hook_runs_and_changes_nothing(name):
 
 # -- releases (kvmspte.release): one test per switch point, each citing what was read ----
 
-from dataclasses import replace as _replace  # noqa: E402
+from kvmspte.records import replace as _replace  # noqa: E402
 
 from kvmspte.sim.release import Release  # noqa: E402
 from kvmspte.sim.trace import FLUSH  # noqa: E402

@@ -13,7 +13,7 @@ must treat every element as immutable (replace, never mutate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from kvmspte.records import record, replace
 from typing import Callable
 
 from kvmspte.sim import kvm
@@ -77,7 +77,7 @@ SRC_MIGRATE = Source("mm/migrate_device.c", "migrate_vma_insert_page",
                          "page_add_new_anon_rmap; stored id 40358397687)")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Step:
     label: str
     source: Source
@@ -89,7 +89,7 @@ class Step:
     also: tuple[Source, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Actor:
     """One actor of a race: its kind (``writer``, ``zapper``, ``vcpu``), its steps, its
     initial local state, and which tracked page it works on."""

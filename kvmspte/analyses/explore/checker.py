@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from kvmspte.records import record, field
 
 from kvmspte.sim import engine
 from kvmspte.analyses.explore.actors import Ctx, host_changed
@@ -49,7 +49,7 @@ SOUNDNESS = (
     "concrete actor that can take it.")
 
 
-@dataclass
+@record
 class Violation:
     kind: str
     message: str
@@ -57,7 +57,7 @@ class Violation:
     state: dict = field(default_factory=dict)   # the violating state, described
 
 
-@dataclass
+@record
 class Outcome:
     race: str
     arch: str

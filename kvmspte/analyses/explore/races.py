@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kvmspte.records import record
 from typing import Callable
 
 from kvmspte.analyses.explore import actors
@@ -19,7 +19,7 @@ SRC_NO_RETRY = Source("-", "fault_retry", via="the model does not declare its fa
                                                "retry check")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Race:
     name: str
     description: str
