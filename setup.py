@@ -7,7 +7,9 @@ subpackages (if any) found the same way. A stale build/ of an earlier run never 
 wheel (FreshBuildPy).
 """
 
+import json
 import shutil
+import tomllib
 from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
@@ -27,6 +29,19 @@ class FreshBuildPy(build_py):
     def run(self):
         shutil.rmtree(Path(self.build_lib) / "kvmspte", ignore_errors=True)
         super().run()
+        compile_catalogue(Path(self.build_lib) / "kvmspte" / "scenarios")
+
+
+def compile_catalogue(folder: Path) -> None:
+    """Write kvmspte.scenarios.loader.COMPILED: every built-in TOML file's text and parsed
+    document, so an installed kvmspte starts without importing tomllib (the loader uses an
+    entry only while its text is the file's text)."""
+    table = {}
+    for path in sorted(folder.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        table[path.name] = [text, tomllib.loads(text)]
+    (folder / "catalogue.json").write_text(json.dumps(table, ensure_ascii=False, indent=None),
+                                           encoding="utf-8")
 
 
 setup(packages=OWN + ARCHES, package_dir={"kvmspte.arches": "arches"},

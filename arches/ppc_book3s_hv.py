@@ -18,12 +18,14 @@ every era, so the generic layer never has anything to flush for HV.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.plugins.contract import ArchModel
 from kvmspte.sim.release import Release, Switch
 from kvmspte.sim.source import Source
+
+TYPE_CHECKING = False  # see kvmspte.plugins.contract: typing stays off the start-up path
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 BOOK3S_C = "arch/powerpc/kvm/book3s.c"
 BOOK3S_HV_C = "arch/powerpc/kvm/book3s_hv.c"

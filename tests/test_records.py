@@ -7,7 +7,6 @@ explorer copies model snapshots with pickle), and a fresh default per instance."
 from __future__ import annotations
 
 import pickle
-import sys
 
 import pytest
 
@@ -75,14 +74,3 @@ def test_frozen_slotted_records_pickle_round_trip():
     p = Pte(9, True, note="n")
     q = pickle.loads(pickle.dumps(p))
     assert q == p and q.note == "n"
-
-
-def test_the_package_never_imports_dataclasses_on_the_compare_path():
-    import subprocess
-
-    code = ("import sys; from kvmspte.analyses.runs import run_report; "
-            "from kvmspte.plugins import registry; registry.models(); "
-            "print('dataclasses' in sys.modules, 'inspect' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.split() == ["False", "False"]

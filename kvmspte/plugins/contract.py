@@ -9,7 +9,6 @@ for one run.  Every hook names the kernel source it was read from
 from __future__ import annotations
 
 from kvmspte.records import record
-from typing import ClassVar
 
 from kvmspte.sim.host import HostArch, HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
@@ -17,6 +16,10 @@ from kvmspte.sim.pagetable import Leaf, RadixTable
 from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
 from kvmspte.sim.source import DEFAULT_RELEASE, Source
 from kvmspte.sim.trace import Trace
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs start-up, and
+if TYPE_CHECKING:  # the annotations are strings (from __future__ import annotations)
+    from typing import ClassVar
 
 #: The hook names every model provides, in call order.
 HOOK_NAMES = ("fault_in", "unmap_gfn_range", "set_spte_gfn")

@@ -2,19 +2,22 @@
 file (validated with pydantic, ``kvmspte.scenarios.schema``) or standard input.
 
 The built-in catalogue is validated by the test suite, so the default path need not
-import pydantic.
+import pydantic.  A built wheel also carries COMPILED, each TOML file's text with its parsed
+document (written by setup.py), so that the default path need not import tomllib either; a
+document is taken from it only while its recorded text is the file's text, byte for byte.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 
 from kvmspte.errors import ScenarioError, shown
 from kvmspte.scenarios.definition import Scenario, from_document
 from kvmspte.util import suggest
 
 STDIN = "<stdin>"
+#: {file name: [TOML text, its parsed document]}, beside the TOML files of an installed wheel
+COMPILED = "catalogue.json"
 #: a scenario file is a few hundred bytes; anything far larger (/dev/zero...) is refused
 MAX_BYTES = 1 << 20
 
@@ -41,9 +44,36 @@ def _catalogue_text(fname: str) -> str:
         return resources.files(__package__).joinpath(fname).read_text(encoding="utf-8")
 
 
+def _compiled() -> dict:
+    global _COMPILED
+    if _COMPILED is None:
+        import json
+
+        try:
+            with open(os.path.join(os.path.dirname(__file__), COMPILED), encoding="utf-8") as fh:
+                _COMPILED = json.load(fh)
+        except (OSError, ValueError):  # a source checkout (none written), or damaged
+            _COMPILED = {}
+    return _COMPILED
+
+
+_COMPILED: dict | None = None
+
+
+def _builtin_document(fname: str) -> dict:
+    """The parsed TOML of a built-in file: from COMPILED while it matches the file's text."""
+    text = _catalogue_text(fname)
+    entry = _compiled().get(fname)
+    if isinstance(entry, list) and len(entry) == 2 and entry[0] == text:
+        return entry[1]
+    import tomllib
+
+    return tomllib.loads(text)
+
+
 def builtin_documents() -> list[tuple[str, dict]]:
     """(file name, parsed TOML) for every built-in scenario."""
-    return [(name, tomllib.loads(_catalogue_text(name))) for name in _catalogue_names()]
+    return [(name, _builtin_document(name)) for name in _catalogue_names()]
 
 
 #: built-in scenarios parsed so far, by file name
@@ -52,8 +82,7 @@ _PARSED: dict[str, Scenario] = {}
 
 def _builtin_file(fname: str) -> Scenario:
     if fname not in _PARSED:
-        _PARSED[fname] = from_document(tomllib.loads(_catalogue_text(fname)),
-                                       f"built-in:{fname}")
+        _PARSED[fname] = from_document(_builtin_document(fname), f"built-in:{fname}")
     return _PARSED[fname]
 
 
@@ -96,6 +125,8 @@ def load_stdin() -> Scenario:
 
 def load_bytes(data: bytes, origin: str) -> Scenario:
     """A scenario document as bytes (UTF-8, a leading BOM accepted), validated."""
+    import tomllib
+
     from kvmspte.scenarios.schema import validate
 
     where = shown(origin)

@@ -8,7 +8,7 @@ Each modelled behaviour carries the Source it was read from.
 from __future__ import annotations
 
 from kvmspte.records import record
-from typing import Callable
+from collections.abc import Callable
 
 from kvmspte.sim.host import PAGE_SIZE, HostPte
 from kvmspte.sim.pagetable import PAGE_SHIFT

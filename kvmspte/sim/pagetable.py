@@ -16,7 +16,7 @@ levels in its own terms (``Geometry.names``).
 from __future__ import annotations
 
 from kvmspte.records import record, field
-from typing import Iterator, Union
+from collections.abc import Iterator
 
 PAGE_SHIFT = 12
 SIZE_LABELS = ("4K", "2M", "1G", "512G", "256T")
@@ -97,7 +97,7 @@ class TablePage:
     refcount: int = 1   # meaningful only where the arch counts (RadixTable.counted)
 
 
-Entry = Union[Leaf, TablePage]
+Entry = Leaf | TablePage
 
 
 class MemoryCache:

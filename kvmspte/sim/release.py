@@ -14,7 +14,7 @@ import re
 from contextlib import contextmanager
 from kvmspte.records import record, replace
 from functools import total_ordering
-from typing import Iterable
+from collections.abc import Iterable
 
 from kvmspte.sim.source import Source
 

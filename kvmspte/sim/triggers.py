@@ -8,7 +8,7 @@ Each event carries the Source of the mm function that issues it.
 from __future__ import annotations
 
 from kvmspte.records import record, replace
-from typing import Callable
+from collections.abc import Callable
 
 from kvmspte.sim.host import PAGE_SIZE, PMD_SIZE, HostMM, HostPte
 from kvmspte.sim.release import DEFAULT, Release, Switch, Switches

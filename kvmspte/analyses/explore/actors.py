@@ -14,7 +14,7 @@ must treat every element as immutable (replace, never mutate).
 from __future__ import annotations
 
 from kvmspte.records import record, replace
-from typing import Callable
+from collections.abc import Callable
 
 from kvmspte.sim import kvm
 from kvmspte.sim import triggers

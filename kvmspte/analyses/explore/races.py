@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmspte.records import record
-from typing import Callable
+from collections.abc import Callable
 
 from kvmspte.analyses.explore import actors
 from kvmspte.sim.release import DEFAULT, Release
