@@ -109,7 +109,7 @@ ARRIVED = Switch("arrived", Release(4, 11), "167c76e05591 (merge)",
                  Source(RADIX_C, "kvm_unmap_radix", "v4.11",
                         "merge 167c76e05591 'POWER9 radix MMU host and guest support' (pages "
                         "corpus, review.shift-gmbh.com); v4.11 inferred: the earliest radix "
-                        f"copy predates the v4.13 __find_linux_pte rename, and the kvm-4.11-2 "
+                        "copy predates the v4.13 __find_linux_pte rename, and the kvm-4.11-2 "
                         "tag already fixes POWER9 HV; {VIA_412}"))
 SWITCHES = Switches(hv.SWITCHES_DISPATCH + (
     Switch("dirty-map", Release(4, 15), "e641a317830b",
