@@ -8,7 +8,7 @@ from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import MemoryCache
 from kvmspte.sim.release import Release
 from kvmspte.scenarios.loader import catalogue
-from kvmspte.sim.trace import FLUSH, HOOK, WARN, Trace
+from kvmspte.sim.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
 from kvmspte.testing import NOT_REACHED, SLOT
 
@@ -221,12 +221,8 @@ def test_catalogue_is_fully_classified():
 
 
 def change_pte_steps(res):
-    """The trace of the .change_pte() call: from the kvm_set_spte_gfn hook to the next mm step."""
-    trace = res.trace
-    start = next(i for i, s in enumerate(trace)
-                 if s.kind == HOOK and s.source.function == "kvm_set_spte_gfn")
-    end = next(i for i in range(start, len(trace)) if trace[i].actor == "mm")
-    return trace[start:end]
+    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
+    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", [n for n in catalogue() if n not in NOT_REACHED])
