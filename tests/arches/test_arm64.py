@@ -15,7 +15,8 @@ from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, Model
 from kvmspte.sim.host import HostMM, HostPte
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, MemoryCache, TablePage
-from kvmspte.sim.trace import FLUSH, Trace
+from kvmspte.sim.trace import EVENT, FLUSH, Trace
+from kvmspte.testing import NOT_REACHED
 
 GFN = engine.TARGET_GFN          # 0x100210, inside the second 2 MiB of the slot
 HVA_BASE, PFN_BASE = engine.BASE_HVA, engine.BASE_PFN
@@ -100,7 +101,8 @@ def test_fault_dirty_logging_forces_4k_and_read_faults_map_read_only():
     and a non-write fault under logging clears writable."""
     m = model()
     got = m.fault_in(slot(dirty_logging=True), GFN, host(thp=True), write=False)
-    assert got.pages == 1 and "logging" in got.why
+    assert got.pages == 1 and got.source.function == "user_mem_abort"
+    assert m.pt.lookup(GFN)[1] == 0                      # a 4 KiB page at L3, not a block
     assert m.pt.lookup(GFN)[0].perms == "r--"
     m.fault_in(slot(dirty_logging=True), GFN + 1, host(thp=True), write=True)
     assert m.pt.lookup(GFN + 1)[0].perms == "rw-"
@@ -344,88 +346,96 @@ def test_describe_and_hooks():
 R_ONLY = {"level": "L3", "perms": "r--", "young": True, "bits": ["KVM_PTE_TYPE_PAGE"]}
 TARGET_LEAF = f"leaf 4K @gfn {GFN:#x}"
 
-# name: (verdict, hook reached, flush, installed pfn for "changes")
-EXPECTED = {
+# The verdicts are the catalogue's [expect] (tests/test_contract.py); these tables say why.
+# name -> the pfn kvm_set_spte_gfn installs read-only (mmu.c:kvm_set_spte_gfn,
+# pgtable.c:stage2_map_walker_try_leaf @ v6.9), where the unmap left the L3 table in place
+INSTALLED = {
     # unmap keeps the L3 table (neighbour); kvm_set_spte_gfn -> try_leaf installs R-only
-    # (mmu.c:kvm_set_spte_gfn, pgtable.c:stage2_map_walker_try_leaf @ v6.9)
-    "ksm-merge": ("changes", True, False, 0xC0000),
-    # unmap frees L3 and L2 at TABLE_POST; map -> -ENOMEM (pgtable.c:stage2_map_walk_leaf)
-    "ksm-merge-alone": ("no-op", True, False, None),
-    # the PMD split's unmap removes the whole block (stage2_unmap_walker); L2 entry empty ->
-    # -E2BIG -> -ENOMEM (stage2_map_walk_leaf)
-    "ksm-merge-huge": ("no-op", True, False, None),
-    # block removed, L2 table freed at TABLE_POST; L1 entry empty -> -ENOMEM
-    "ksm-merge-huge-alone": ("no-op", True, False, None),
+    "ksm-merge": 0xC0000,
     # neighbour built the L3 table; the never-touched gfn gets an R-only leaf
     # (mmu.c:kvm_set_spte_gfn: no check that the gfn was mapped)
-    "ksm-merge-unmapped": ("changes", True, False, 0xC0000),
-    # root only: L1 entry empty -> -ENOMEM (stage2_map_walk_leaf)
-    "ksm-merge-unmapped-alone": ("no-op", True, False, None),
+    "ksm-merge-unmapped": 0xC0000,
     # dirty logging does not matter to kvm_set_spte_gfn: R-only leaf as in ksm-merge
-    "ksm-merge-dirty-log": ("changes", True, False, 0xC0000),
+    "ksm-merge-dirty-log": 0xC0000,
     # read-only slot: same R-only leaf (prot is R regardless)
-    "ksm-merge-readonly": ("changes", True, False, 0xC0000),
-    # kvm_main.c:kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots
-    "ksm-merge-invalid-slot": ("no-op", False, False, None),
-    # the guest's fault tagged the page (mmu.c:sanitise_mte_tags); kernel/mte.c:memcmp_pages
-    # refuses tagged pages, so KSM never reaches replace_page (mm/ksm.c:cmp_and_merge_page)
-    "ksm-merge-mte": ("n/a", False, False, None),
-    # never faulted, so untagged and mergeable; mmu.c:kvm_set_spte_gfn: MTE VM and the KSM
-    # page is not PG_mte_tagged -> return false before mapping
-    "ksm-merge-mte-unmapped": ("no-op", True, False, None),
-    # kvm_main.c:kvm_mmu_notifier_change_pte: mmu_invalidate_in_progress == 0 -> return
-    "ksm-merge-unwrapped": ("no-op", False, False, None),
+    "ksm-merge-readonly": 0xC0000,
     # same pfn, but the unmap zeroed the entry: try_leaf installs R-only (stage2_pte_needs_update
     # is true for an invalid old entry)
-    "ksm-wrprotect": ("changes", True, False, pfn_of(GFN)),
-    "ksm-wrprotect-dirty-log": ("changes", True, False, pfn_of(GFN)),
+    "ksm-wrprotect": pfn_of(GFN), "ksm-wrprotect-dirty-log": pfn_of(GFN),
     # new COW page is writable on the host, yet prot is R only (mmu.c:kvm_set_spte_gfn)
-    "cow-4k": ("changes", True, False, 0xD0000),
-    "cow-4k-alone": ("no-op", True, False, None),
+    "cow-4k": 0xD0000, "cow-unmapped": 0xD0000, "cow-dirty-log": 0xD0000,
+    "cow-readonly": 0xD0000,
     # the copy of a tagged page is tagged (mm/copypage.c:copy_highpage), so kvm_set_spte_gfn's
     # MTE check passes and the page is installed as in cow-4k
-    "cow-4k-mte": ("changes", True, False, 0xD0000),
-    "cow-huge": ("no-op", True, False, None),
-    "cow-unmapped": ("changes", True, False, 0xD0000),
-    "cow-dirty-log": ("changes", True, False, 0xD0000),
-    "cow-readonly": ("changes", True, False, 0xD0000),
-    "cow-unwrapped": ("no-op", False, False, None),
+    "cow-4k-mte": 0xD0000,
     # executable text page, but kvm_set_spte_gfn passes no X: XN set (stage2_set_prot_attr)
-    "uprobe-4k": ("changes", True, False, 0xE0000),
-    "uprobe-alone": ("no-op", True, False, None),
+    "uprobe-4k": 0xE0000,
     # pte_pfn() of the non-present device-private entry is used unchecked
     # (mmu.c:kvm_set_spte_gfn) and mapped as Normal R-only memory
-    "migrate-zero": ("changes", True, False, 0xF0000),
-    "migrate-zero-unmapped": ("changes", True, False, 0xF0000),
-    # mmu.c:user_mem_abort: logging_active forces PAGE_SIZE, so no 2 MiB mapping exists
-    "huge-dirty-log": ("n/a", False, False, None),
+    "migrate-zero": 0xF0000, "migrate-zero-unmapped": 0xF0000,
 }
+# name -> the deepest table left on the gfn's walk; the no-cache kvm_pgtable_stage2_map needs
+# one below it and pgtable.c:stage2_map_walk_leaf @ v6.9 gives -ENOMEM (ignored)
+ENOMEM_BELOW = {
+    # unmap frees L3 and L2 at TABLE_POST (stage2_unmap_walker: no neighbour holds them)
+    "ksm-merge-alone": "L1", "cow-4k-alone": "L1", "uprobe-alone": "L1",
+    # the PMD split's unmap removes the whole block (stage2_unmap_walker); L2 entry empty ->
+    # -E2BIG (stage2_leaf_mapping_allowed) -> -ENOMEM
+    "ksm-merge-huge": "L2", "cow-huge": "L2",
+    # block removed, L2 table freed at TABLE_POST; L1 entry empty -> -ENOMEM
+    "ksm-merge-huge-alone": "L1",
+    # root only
+    "ksm-merge-unmapped-alone": "L1",
+}
+# never faulted, so untagged and mergeable; mmu.c:kvm_set_spte_gfn @ v6.9: MTE VM and the KSM
+# page is not PG_mte_tagged -> return false before mapping
+MTE_EARLY_RETURN = {"ksm-merge-mte-unmapped"}
+# name -> the function that refuses the starting state
+REFUSED = {
+    # mmu.c:user_mem_abort: logging_active forces PAGE_SIZE, so no 2 MiB mapping exists
+    "huge-dirty-log": "user_mem_abort",
+    # the guest's fault tagged the page (mmu.c:sanitise_mte_tags); kernel/mte.c:memcmp_pages
+    # refuses tagged pages, so KSM never reaches replace_page (mm/ksm.c:cmp_and_merge_page)
+    "ksm-merge-mte": "memcmp_pages",
+}
+# kvm_main.c:kvm_change_spte_gfn skips KVM_MEMSLOT_INVALID slots;
+# kvm_main.c:kvm_mmu_notifier_change_pte: mmu_invalidate_in_progress == 0 -> return
 
 
 def test_every_builtin_scenario_is_covered():
-    assert set(EXPECTED) == set(scenario.catalogue())
+    sets = [set(INSTALLED), set(ENOMEM_BELOW), MTE_EARLY_RETURN, set(REFUSED), NOT_REACHED]
+    assert sum(map(len, sets)) == len(set().union(*sets))           # disjoint
+    assert set().union(*sets) == set(scenario.catalogue())
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_builtin_scenario(name):
-    verdict, hook, flush, pfn = EXPECTED[name]
+def change_pte_steps(res):
+    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
+    return [s for s in res.trace if s.phase.endswith(":change_pte")]
+
+
+@pytest.mark.parametrize("name", sorted(set(scenario.catalogue()) - NOT_REACHED))
+def test_builtin_scenario_mechanism(name):
     res = engine.run(scenario.catalogue()[name], Model)
-    assert res.verdict == verdict, res.reason
-    if verdict == "n/a":
-        expect = {"huge-dirty-log": ("logging_active", "user_mem_abort"),
-                  "ksm-merge-mte": ("tagged", "memcmp_pages")}[name]
-        assert expect[0] in res.reason and res.reason_source.function == expect[1]
+    if name in REFUSED:
+        assert res.reason_source.function == REFUSED[name]
         return
-    assert res.reached_arch_hook is hook
-    assert res.flush is flush
-    if verdict == "changes":
+    assert res.reached_arch_hook is True and res.flush is False
+    ran = [s.source.function for s in change_pte_steps(res) if s.actor == "arch"]
+    if name in INSTALLED:
         assert TARGET_LEAF not in res.before
-        assert res.after[TARGET_LEAF] == {**R_ONLY, "pfn": hex(pfn)}
+        assert res.after[TARGET_LEAF] == {**R_ONLY, "pfn": hex(INSTALLED[name])}
         table = f"table L3 @gfn {GFN & ~511:#x}"
         assert res.after[table]["refcount"] == res.before[table]["refcount"] + 1
         assert {c.key for c in res.diff} == {TARGET_LEAF, table}
-    else:
-        assert res.before == res.after
+        assert "stage2_make_pte" in ran
+        return
+    assert res.before == res.after and res.diff == []
+    if name in MTE_EARLY_RETURN:
+        assert set(ran) == {"kvm_set_spte_gfn"}        # returned before kvm_pgtable_stage2_map
+        return
+    tables = sorted(k.split()[1] for k in res.before if k.startswith("table "))
+    assert tables[-1] == ENOMEM_BELOW[name]
+    assert ran[-2:] == ["stage2_map_walk_leaf", "kvm_set_spte_gfn"]     # -ENOMEM, ignored
 
 
 # --------------------------------------------------------------------------------------
@@ -440,10 +450,11 @@ def test_mte_ksm_merge_of_a_mapped_page_cannot_happen():
     So the starting state of a KSM merge of a guest-mapped page does not exist: n/a, and
     the reason cites memcmp_pages."""
     res = engine.run(scenario.catalogue()["ksm-merge-mte"], Model)
-    assert res.verdict == "n/a" and res.reached_arch_hook is False
-    assert res.reason_source.file == "arch/arm64/kernel/mte.c"
-    assert "replace_page" in res.reason
+    assert (res.reason_source.file, res.reason_source.function) == \
+        ("arch/arm64/kernel/mte.c", "memcmp_pages")
+    assert any(s.source.function == "sanitise_mte_tags" for s in res.trace)
     assert any(s.source.function == "cmp_and_merge_page" for s in res.trace)
+    assert not [s for s in res.trace if s.kind == EVENT]       # replace_page never ran
 
 
 def test_mte_ksm_write_protect_of_a_mapped_page_cannot_happen_either():
@@ -453,7 +464,9 @@ def test_mte_ksm_write_protect_of_a_mapped_page_cannot_happen_either():
     sc = scenario.Scenario(name="wp-mte", description="", trigger="ksm-write-protect",
                            mte=True)
     res = engine.run(sc, Model)
-    assert res.verdict == "n/a" and "write_protect_page" in res.reason
+    # not a catalogue scenario, so no [expect] table states this verdict
+    assert res.verdict == "n/a" and res.reason_source.function == "memcmp_pages"
+    assert not [s for s in res.trace if s.kind == EVENT]       # write_protect_page never ran
 
 
 def test_mte_ksm_merge_of_a_never_mapped_page_reaches_the_early_return():
@@ -462,11 +475,12 @@ def test_mte_ksm_merge_of_a_never_mapped_page_reaches_the_early_return():
     page is not PG_mte_tagged: no-op with the hook reached (without MTE the same state
     gives "changes", see ksm-merge-unmapped)."""
     res = engine.run(scenario.catalogue()["ksm-merge-mte-unmapped"], Model)
-    assert (res.verdict, res.reached_arch_hook, res.flush) == ("no-op", True, False)
-    assert "not PG_mte_tagged" in res.reason
+    assert (res.reached_arch_hook, res.flush, res.diff) == (True, False, [])
     assert res.reason_source.function == "kvm_set_spte_gfn"
+    assert {s.source.function for s in change_pte_steps(res) if s.actor == "arch"} == \
+        {"kvm_set_spte_gfn"}                                   # no kvm_pgtable_stage2_map
     plain = engine.run(scenario.catalogue()["ksm-merge-unmapped"], Model)
-    assert plain.verdict == "changes"
+    assert plain.before == res.before and TARGET_LEAF in plain.after
 
 
 def test_mte_cow_of_a_mapped_page_installs_the_tagged_copy():
@@ -476,7 +490,7 @@ def test_mte_cow_of_a_mapped_page_installs_the_tagged_copy():
     as without MTE (cow-4k)."""
     res = engine.run(scenario.catalogue()["cow-4k-mte"], Model)
     plain = engine.run(scenario.catalogue()["cow-4k"], Model)
-    assert res.verdict == "changes" and res.diff == plain.diff
+    assert res.diff and res.diff == plain.diff
     assert any(s.source is not None and s.source.function == "copy_highpage"
                for s in res.trace)
 
@@ -599,9 +613,10 @@ def test_block_mappings_from_v3_13():
     assert m.fault_in(slot(), GFN, host(thp=True), write=True).pages == 512
     assert m.pt.lookup(GFN)[1] == 1
     old = engine.run(scenario.catalogue()["ksm-merge-huge"], Model, kernel=Release(3, 12))
-    assert old.verdict == "n/a" and "no block mappings" in old.reason
+    assert (old.reason_source.function, old.reason_source.release) == ("user_mem_abort", "v3.11")
+    assert old.reached_arch_hook is False
     new = engine.run(scenario.catalogue()["ksm-merge-huge"], Model, kernel=Release(3, 13))
-    assert new.verdict == "no-op"
+    assert new.reached_arch_hook is True and new.diff == [] and new.flush is False
 
 
 def test_legacy_change_pte_on_a_block_is_reported_not_modelled():
@@ -721,14 +736,15 @@ def test_int_return_from_v5_0_is_always_zero():
 
 def test_kvm_pgtable_from_v5_10_same_outcomes_other_code():
     """e9edb17ae0a2 ([30286990747], [31182344801]): kvm_set_spte_hva maps via
-    kvm_pgtable_stage2_map (R, no cache).  The catalogue's verdicts do not move across the
-    switch (a missing table was a silent return and is now -ENOMEM), only the code path
-    cited does."""
+    kvm_pgtable_stage2_map (R, no cache).  The outcomes (hook, flushes, diff) do not move
+    across the switch (a missing table was a silent return and is now -ENOMEM), only the code
+    path cited does."""
     for name in ("ksm-merge", "ksm-merge-alone", "cow-4k", "ksm-merge-unmapped-alone"):
         sc = scenario.catalogue()[name]
         a = engine.run(sc, Model, kernel=Release(5, 9))
         b = engine.run(sc, Model, kernel=Release(5, 10))
-        assert (a.verdict, a.diff) == (b.verdict, b.diff), name
+        assert (a.reached_arch_hook, a.flushes, a.diff) == \
+            (b.reached_arch_hook, b.flushes, b.diff), name
     m = km("5.10")
     set_spte(m, GFN, 0xC0000)
     assert any("-ENOMEM" in t for t in texts(m))
@@ -799,8 +815,12 @@ def test_mte_untagged_page_sanitised_until_v6_1_early_return_from_v6_2():
     sc = scenario.catalogue()["ksm-merge-mte-unmapped"]
     old = engine.run(sc, Model, kernel=Release(6, 1))
     new = engine.run(sc, Model, kernel=Release(6, 2))
-    assert old.verdict == "changes" and any("sanitise_mte_tags" in s.text for s in old.trace)
-    assert new.verdict == "no-op" and "not PG_mte_tagged" in new.reason
+    assert TARGET_LEAF in old.after and TARGET_LEAF not in old.before
+    assert any(s.source.function == "kvm_set_spte_gfn" and "sanitise_mte_tags" in s.text
+               for s in change_pte_steps(old))
+    assert new.diff == [] and new.reached_arch_hook is True
+    assert (new.reason_source.function, new.reason_source.release) == \
+        ("kvm_set_spte_gfn", "v6.2")
 
 
 # -- v6.3 / v6.6 / v6.9: walker return and TLBI deferral -------------------------------------

@@ -11,7 +11,7 @@ from kvmspte.sim.kvm import GfnRange
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
-from kvmspte.testing import SLOT
+from kvmspte.testing import NOT_REACHED, SLOT
 
 HVA = 0x7F0000000000
 LOGGING = replace(SLOT, dirty_logging=True)
@@ -61,7 +61,8 @@ def test_thp_host_still_gets_a_4k_hpte_so_no_2m_mapping():
     # backed by one sub-page of the THP.
     m, host = fresh(thp=True)
     got = m.fault_in(SLOT, GFN, host, write=True)
-    assert got.pages == 1 and "none of them 2 MiB" in got.why and "at most 64K" in got.why
+    assert got.pages == 1 and got.source.function == "kvmppc_book3s_hv_page_fault"
+    assert m.lookup(GFN).pages == 1 and m.lookup(GFN + 1) is None
 
 
 def test_64k_hpte_on_a_thp_host_is_linked_under_its_base_gfn_only():
@@ -191,9 +192,10 @@ def test_describe_and_hooks():
 
 
 # -- every built-in scenario ---------------------------------------------------------------
+# The verdicts are the catalogue's [expect] (tests/test_contract.py); these tests say why.
 # Wrapped triggers: invalidate_range_start -> kvm_unmap_gfn_range_hv -> kvm_unmap_rmapp has
-# already drained the gfn's rmap chain (book3s_64_mmu_hv.c), so kvm_set_spte_gfn_hv's
-# kvm_unmap_rmapp finds the rmap not PRESENT: no change, no tlbie, returns false.
+# already drained the gfn's rmap chain (book3s_64_mmu_hv.c @ v6.9), so kvm_set_spte_gfn_hv's
+# kvm_unmap_rmapp finds the rmap not PRESENT: kvmppc_unmap_hpte never runs, no tlbie.
 HOOK_NOOP = [
     "ksm-merge", "ksm-merge-alone", "ksm-merge-unmapped", "ksm-merge-unmapped-alone",
     "ksm-merge-dirty-log", "ksm-merge-mte", "ksm-merge-mte-unmapped", "cow-4k-mte",
@@ -201,36 +203,41 @@ HOOK_NOOP = [
     "ksm-wrprotect-dirty-log", "cow-4k", "cow-4k-alone", "cow-unmapped", "cow-dirty-log",
     "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
 ]
-# kvm_main.c: kvm_mmu_notifier_change_pte returns when mmu_invalidate_in_progress is 0
-# (unwrapped), and kvm_change_spte_gfn skips a KVM_MEMSLOT_INVALID slot.
-GENERIC_NOOP = ["ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"]
-# kvmppc_book3s_hv_page_fault + note §4.5: no 2 MiB HPTE size exists.
-NA = ["ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"]
+# name -> the function that refuses the starting state:
+# book3s_64_mmu_hv.c:kvmppc_book3s_hv_page_fault @ v6.9 + note §4.5: no 2 MiB HPTE size exists;
+# kvm_main.c:check_memory_region_flags @ v6.9: powerpc does not select HAVE_KVM_READONLY_MEM
+# (also asserted for every model in
+# tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them).
+REFUSED = {**dict.fromkeys(["ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge",
+                            "huge-dirty-log"], "kvmppc_book3s_hv_page_fault"),
+           **dict.fromkeys(["ksm-merge-readonly", "cow-readonly"],
+                           "check_memory_region_flags")}
+# generic code returns before the hook in kvmspte.testing.NOT_REACHED (kvm_main.c)
 
 
 def test_every_builtin_scenario_is_classified():
-    assert sorted(HOOK_NOOP + GENERIC_NOOP + NA + READONLY_NA) == sorted(catalogue())
+    assert sorted([*HOOK_NOOP, *REFUSED, *NOT_REACHED]) == sorted(catalogue())
+
+
+def change_pte_steps(res):
+    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
+    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", HOOK_NOOP)
-def test_wrapped_scenarios_reach_the_hook_and_change_nothing(name):
+def test_wrapped_scenarios_reach_the_hook_and_find_the_rmap_drained(name):
     r = run_named(name, Model)
-    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", True, False)
-    assert "kvm_unmap_rmapp found nothing mapped at gfn 0x100210" in r.reason
+    assert (r.reached_arch_hook, r.flush, r.diff) == (True, False, [])
+    ran = {s.source.function for s in change_pte_steps(r) if s.actor == "arch"}
+    assert ran == {"kvm_set_spte_gfn", "kvm_set_spte_gfn_hv"}      # no kvmppc_unmap_hpte
+    assert r.reason_source.function == "kvm_set_spte_gfn_hv"
     rmap = r.before.get("rmap gfn 0x100210")
     assert rmap is None or rmap["present"] is False
 
 
-@pytest.mark.parametrize("name", GENERIC_NOOP)
-def test_generic_code_stops_before_the_hook(name):
-    r = run_named(name, Model)
-    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", False, False)
-
-
-@pytest.mark.parametrize("name", NA)
-def test_no_2m_hpte_can_exist(name):
-    r = run_named(name, Model)
-    assert r.verdict == "n/a" and "none of them 2 MiB" in r.reason
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_starting_states_that_cannot_exist_are_refused_where_the_kernel_refuses_them(name):
+    assert run_named(name, Model).reason_source.function == REFUSED[name]
 
 
 def test_mapped_scenario_left_an_absent_hpte_and_kept_the_neighbour():
@@ -242,11 +249,6 @@ def test_mapped_scenario_left_an_absent_hpte_and_kept_the_neighbour():
     assert (target["valid"], target["absent"]) == (False, True)
     assert (neighbour["valid"], neighbour["absent"]) == (True, False)
     assert r.before["rmap gfn 0x100210"] == {"present": False, "chain": [], "R": True, "C": True}
-
-
-# n/a on powerpc (no HAVE_KVM_READONLY_MEM); asserted for every model in
-# tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them
-READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
 
 
 # -- releases (issue 11): arrival v3.3 and the switch points ----------------------------------

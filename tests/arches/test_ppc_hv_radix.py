@@ -12,7 +12,7 @@ from kvmspte.sim.pagetable import Leaf
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
-from kvmspte.testing import SLOT
+from kvmspte.testing import NOT_REACHED, SLOT
 
 HVA = 0x7F0000000000
 LOGGING = replace(SLOT, dirty_logging=True)
@@ -95,7 +95,7 @@ def test_thp_host_maps_a_2m_pmd_leaf_unless_dirty_logging():
     assert len(m.pt.pages) == 3   # pgd, pud, pmd: no pte page for a pmd leaf
     m2, host2 = fresh(thp=True)
     got2 = m2.fault_in(LOGGING, GFN, host2, write=True)
-    assert got2.pages == 1 and "large_enable" in got2.why
+    assert got2.pages == 1 and got2.source.function == "kvmppc_book3s_instantiate_page"
     assert m2.pt.lookup(GFN)[0].pfn == 0x80210
 
 
@@ -105,7 +105,8 @@ def test_allocation_failure_installs_where_tables_exist_and_fails_where_not():
     m, host = fresh()
     m.kmem_ok = False
     got = m.fault_in(SLOT, GFN, host, write=True)
-    assert got.pages == 0 and "-12" in got.why and m.pt.lookup(GFN) is None
+    assert got.pages == 0 and got.source.function == "kvmppc_create_pte" and "-12" in got.why
+    assert m.pt.lookup(GFN) is None
     m2, host2 = fresh()
     m2.fault_in(SLOT, GFN, host2, write=True)
     m2.kmem_ok = False
@@ -233,9 +234,11 @@ def test_describe_and_hooks():
 
 
 # -- every built-in scenario ---------------------------------------------------------------
+# The verdicts are the catalogue's [expect] (tests/test_contract.py); these tests say why.
 # Wrapped triggers: invalidate_range_start -> kvm_unmap_gfn_range_hv -> kvm_unmap_radix has
-# already cleared the leaf covering the gfn (book3s_64_mmu_hv.c, book3s_64_mmu_radix.c), so
-# kvm_set_spte_gfn_hv's kvm_unmap_radix finds nothing: no change, no tlbie, returns false.
+# already cleared the leaf covering the gfn (book3s_64_mmu_hv.c, book3s_64_mmu_radix.c
+# @ v6.9), so kvm_set_spte_gfn_hv's kvm_unmap_radix finds nothing: find_kvm_secondary_pte
+# reports no leaf, kvmppc_unmap_pte never runs, no tlbie.
 HOOK_NOOP = [
     "ksm-merge", "ksm-merge-alone", "ksm-merge-huge", "ksm-merge-huge-alone",
     "ksm-merge-unmapped", "ksm-merge-unmapped-alone", "ksm-merge-dirty-log",
@@ -244,35 +247,39 @@ HOOK_NOOP = [
     "cow-4k", "cow-4k-alone", "cow-huge", "cow-unmapped", "cow-dirty-log",
     "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
 ]
-# kvm_main.c: kvm_mmu_notifier_change_pte returns when mmu_invalidate_in_progress is 0
-# (unwrapped), and kvm_change_spte_gfn skips a KVM_MEMSLOT_INVALID slot.
-GENERIC_NOOP = ["ksm-merge-invalid-slot", "ksm-merge-unwrapped", "cow-unwrapped"]
-# kvmppc_book3s_instantiate_page: large_enable is false under dirty logging.
-NA = ["huge-dirty-log"]
+# name -> the function that refuses the starting state:
+# book3s_64_mmu_radix.c:kvmppc_book3s_instantiate_page @ v6.9: large_enable is false under
+# dirty logging; kvm_main.c:check_memory_region_flags @ v6.9: powerpc does not select
+# HAVE_KVM_READONLY_MEM (also asserted for every model in
+# tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them).
+REFUSED = {"huge-dirty-log": "kvmppc_book3s_instantiate_page",
+           "ksm-merge-readonly": "check_memory_region_flags",
+           "cow-readonly": "check_memory_region_flags"}
+# generic code returns before the hook in kvmspte.testing.NOT_REACHED (kvm_main.c)
 
 
 def test_every_builtin_scenario_is_classified():
-    assert sorted(HOOK_NOOP + GENERIC_NOOP + NA + READONLY_NA) == sorted(catalogue())
+    assert sorted([*HOOK_NOOP, *REFUSED, *NOT_REACHED]) == sorted(catalogue())
+
+
+def change_pte_steps(res):
+    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
+    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", HOOK_NOOP)
-def test_wrapped_scenarios_reach_the_hook_and_change_nothing(name):
+def test_wrapped_scenarios_reach_the_hook_and_find_the_leaf_gone(name):
     r = run_named(name, Model)
-    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", True, False)
-    assert "kvm_unmap_radix found nothing mapped at gfn 0x100210" in r.reason
+    assert (r.reached_arch_hook, r.flush, r.diff) == (True, False, [])
+    ran = {s.source.function for s in change_pte_steps(r) if s.actor == "arch"}
+    assert ran == {"kvm_set_spte_gfn", "kvm_set_spte_gfn_hv"}      # no kvmppc_unmap_pte
+    assert r.reason_source.function == "kvm_set_spte_gfn_hv"
     assert not any(k.startswith("leaf") and "0x100210" in k for k in r.before)
 
 
-@pytest.mark.parametrize("name", GENERIC_NOOP)
-def test_generic_code_stops_before_the_hook(name):
-    r = run_named(name, Model)
-    assert (r.verdict, r.reached_arch_hook, r.flush) == ("no-op", False, False)
-
-
-@pytest.mark.parametrize("name", NA)
-def test_huge_under_dirty_logging_cannot_exist(name):
-    r = run_named(name, Model)
-    assert r.verdict == "n/a" and "large_enable" in r.reason
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_starting_states_that_cannot_exist_are_refused_where_the_kernel_refuses_them(name):
+    assert run_named(name, Model).reason_source.function == REFUSED[name]
 
 
 def test_huge_scenario_start_cleared_the_whole_2m_leaf_and_kept_the_neighbour():
@@ -287,11 +294,6 @@ def test_dirty_log_scenario_dirty_bit_reached_the_bitmap_at_start():
     # kvmppc_unmap_pte at invalidate_range_start moved _PAGE_DIRTY into the bitmap.
     r = run_named("ksm-merge-dirty-log", Model)
     assert r.before["dirty bitmap memslot 0"] == {"gfns": ["0x100210"]}
-
-
-# n/a on powerpc (no HAVE_KVM_READONLY_MEM); asserted for every model in
-# tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them
-READONLY_NA = ["ksm-merge-readonly", "cow-readonly"]
 
 
 # -- releases (issue 11): arrival v4.11 and the switch points ---------------------------------
