@@ -59,7 +59,7 @@ def test_check_step_on_the_catalogue(tmp_path):
     assert out["exit-code"] == "0"
     results = json.loads((tmp_path / report).read_text())["results"]
     assert {r["arch"] for r in results} == {"x86-tdp", "arm64"}
-    assert re.search(rf"\b{len(results)} expectations checked, 0 failed", summary)
+    assert results and all(r["matches"] for r in results) and summary.strip()
     cases = ET.parse(tmp_path / out["junit"]).getroot().iter("testcase")
     assert len(list(cases)) == len(results)
 

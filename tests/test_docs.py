@@ -16,6 +16,14 @@ def test_committed_docs_and_readme_are_current():
     assert stale == [], f"run 'kvmspte docs --out docs'; stale: {stale}"
 
 
+def test_the_matrix_is_pinned_once_in_the_docs_and_the_readme_links_to_it():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    header = "| scenario | expected |"  # the Markdown matrix's header row
+    assert header in index and "\n## The matrix\n" in index
+    assert header not in readme and "(docs/index.md#the-matrix)" in readme
+
+
 def test_generation_is_byte_identical(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     docgen.run(str(a), None, check=False, group=cli)

@@ -463,7 +463,7 @@ def generate(group) -> tuple[dict[str, str], dict[str, str]]:
                      kernel=str(DEFAULT))
     blocks = {"compare": f"```text\n$ {README_CMD}\n"
                          f"{render('compare', 'table', default, width=80)}```",
-              "findings": findings_block(models), "matrix": matrix_md.rstrip(),
+              "findings": findings_block(models),
               "history": "```text\n$ kvmspte history\n"
                          f"{render('history', 'table', histories[0], width=80)}```"}
     return pages, blocks

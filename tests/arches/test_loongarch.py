@@ -53,7 +53,7 @@ def test_write_fault_builds_three_levels_and_a_dirty_writable_entry():
     assert got.pages == 1 and len(m.pt.pages) == 3
     assert value(m, GFN) == (P | V | W | D | CC | 0x80210 << 12, 0)
     assert m.pt.g.names == ("PTE (level 0)", "PMD (level 1)", "PGD (level 2)")
-    assert any("invtlb" in s.text for s in m.trace.steps if s.kind == FLUSH)
+    assert [s.source.function for s in m.trace.steps if s.kind == FLUSH] == ["kvm_handle_mm_fault"]
 
 
 def test_read_fault_maps_write_without_dirty_and_readonly_slot_without_write():
@@ -86,7 +86,7 @@ def test_thp_host_gives_a_huge_pmd_entry_but_not_for_a_logged_write():
     assert len(m.pt.pages) == 2                      # no PTE table
     m2, host2 = fresh(thp=True)
     got = m2.fault_in(LOGGING, GFN, host2, write=True)
-    assert got.pages == 1 and "dirty logging" in got.why
+    assert got.pages == 1 and got.source.function == "fault_supports_huge_mapping"
     m3, host3 = fresh(thp=True)                      # a read fault under logging may go huge
     assert m3.fault_in(LOGGING, GFN, host3, write=False).pages == 512
 
@@ -222,15 +222,21 @@ def test_catalogue_mechanism(name):
         assert res.reason_source.function == "fault_supports_huge_mapping"
         return
     assert (res.flush, res.diff, res.reached_arch_hook) == (False, [], True)
-    expect = "returned NULL" if name in POPULATE_NULL else "absent or old"
-    assert expect in res.reason and res.reason_source.function == "kvm_set_spte_gfn"
+    assert res.reason_source.function == "kvm_set_spte_gfn"
+    # kvm_populate_gpa's walk stops at an invalid-table entry (NULL) or reaches the PTE
+    walk = [s.source.function for s in res.trace if s.actor == "arch"
+            and s.phase.endswith("change_pte")]
+    assert ("kvm_populate_gpa" in walk) is (name in POPULATE_NULL), walk
 
 
 def test_huge_scenarios_really_started_huge():
     # The no-op for the huge scenarios must come from a real 2 MiB start state.
-    res = run_named("ksm-merge-huge", Model)
-    text = [s.text for s in res.trace if s.actor == "arch"]
-    assert any("reset the 2M entry" in t for t in text)
+    from kvmspte.sim import engine
+
+    start = engine.snapshot(engine.setup(catalogue()["ksm-merge-huge"], Model))
+    assert start["leaf 2M @gfn 0x100200"]["level"] == "PMD (level 1)"
+    # invalidate_range_start reset it (the neighbour's 2 MiB leaf stays)
+    assert "leaf 2M @gfn 0x100200" not in run_named("ksm-merge-huge", Model).before
 
 
 # -- releases (kvmspte.release switch points) ----------------------------------------------

@@ -137,7 +137,8 @@ def test_arrived_in_5_10_opt_in_until_5_15():
     # kvm.tdp_mmu default on in v5.15.
     a = Model.arrived
     assert (a.since, a.commit) == (Release.parse("5.10"), "1d8dd6b3f12b")
-    assert "kvm.tdp_mmu=1" in a.what and "71ba3f3189c7" in a.what
+    on = Model.switches.get("default-on")
+    assert (on.commit, on.since) == ("71ba3f3189c7", Release.parse("5.15"))
     assert a.source.function == "set_tdp_spte" and "11369832" in a.source.via
 
 

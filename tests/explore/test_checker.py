@@ -74,8 +74,9 @@ def test_a_fault_path_without_the_retry_check_is_caught():
                                       ("vcpu", lambda m, k=None: actors.vcpu_fault(None))))
     out = explore(race, Tdp)
     assert out.violations[STALE] > 0
-    kinds = [out.steps[a][i].label for a, i in out.examples[STALE].path]
-    assert kinds[0] == "read mmu_invalidate_seq" and "NO retry check" in kinds[-1]
+    path = out.examples[STALE].path          # the vCPU's steps: read seq, look up, install
+    assert path[0] == ("vcpu", 0) and path[-1] == ("vcpu", 2)
+    assert out.steps["vcpu"][0].source.function == "__kvm_faultin_pfn"
 
 
 def test_the_vcpu_uses_its_arch_predicate():
@@ -139,10 +140,10 @@ def test_unwrapped_race_reports_the_stale_install(model):
     # no invalidation ever bumps mmu_invalidate_seq, so neither predicate retries.
     out = explore(RACES["unwrapped-fault"], model, kernel=DEFAULT)  # what-if
     v = out.examples[STALE]
-    labels = [(a, out.steps[a][i].label) for a, i in v.path]
-    assert labels[1][0] == "vcpu" and labels[1][1].startswith("look up")
-    assert labels[-1][0] == "vcpu" and "install" in labels[-1][1]
-    assert any(a == "writer" for a, _ in labels[2:-1])
+    # the vCPU's steps: read seq, look up (GUP-fast), install
+    assert v.path[1] == ("vcpu", 1) and v.path[-1] == ("vcpu", 2)
+    assert out.steps["vcpu"][1].source.function == "hva_to_pfn_fast"
+    assert any(a == "writer" for a, _ in v.path[2:-1])
 
 
 def test_ksm_page_count_check_sees_kvms_gup_reference():
