@@ -24,6 +24,30 @@ def pytest_configure(config):
     if INSTALLED and ROOT in Path(kvmspte.__file__).resolve().parents:
         raise pytest.UsageError(f"KVMSPTE_TEST_INSTALLED=1 but kvmspte was imported from the "
                                 f"checkout ({kvmspte.__file__}), not from site-packages")
+    _explore_each_search_once()
+
+
+def _explore_each_search_once() -> None:
+    """The explorer is deterministic: within one test session each (race, model, bound,
+    symmetry, release) is searched once and its Outcome shared, so the checker, width, docs,
+    golden and schema tests of `explore` all look at what one real search found instead of
+    repeating the ~4 s search of every race on every model a dozen times.  A test that needs
+    another search (another bound, no symmetry reduction, a model that raises) gets one: its
+    key differs.  Installed before collection, so a test module's own import of explore is
+    this one."""
+    from kvmspte.analyses.explore import checker
+
+    real, memo = checker.explore, {}
+
+    def explore(race, model, *, max_states=200_000, symmetry=True, kernel=None):
+        key = (id(race), race.name, model, max_states, symmetry, kernel)
+        if key not in memo:  # the race is kept with its outcome, so its id is never reused
+            memo[key] = (race, real(race, model, max_states=max_states, symmetry=symmetry,
+                                    kernel=kernel))
+        return memo[key][1]
+
+    explore.__doc__ = real.__doc__
+    checker.explore = explore
 
 
 class CliResult:
@@ -56,26 +80,3 @@ def one_line_exit_2(r: CliResult, *needles: str) -> None:
 def run_named(name: str, model):
     """Run a built-in scenario on a model class."""
     return run(catalogue()[name], model)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def explore_each_race_once():
-    """The explorer is deterministic: within one test session each (race, model, bound,
-    symmetry, release) is explored once and its Outcome shared, so the width, docs, golden and
-    schema tests of `explore` render what one real search found instead of repeating the
-    ~4 s search of every race on every model a dozen times.  Tests that need a fresh search
-    (different bound, a model that raises) get one, as their key differs."""
-    from kvmspte.analyses.explore import checker
-
-    real, memo = checker.explore, {}
-
-    def explore(race, model, *, max_states=200_000, symmetry=True, kernel=None):
-        key = (id(race), race.name, model, max_states, symmetry, kernel)
-        if key not in memo:
-            memo[key] = (race, real(race, model, max_states=max_states, symmetry=symmetry,
-                                    kernel=kernel))
-        return memo[key][1]
-
-    checker.explore = explore
-    yield
-    checker.explore = real

@@ -7,7 +7,8 @@
    the wheel there and installs it, non-editable, with the ``test`` extra, into a new
    virtual environment;
 2. runs ``python -m pytest`` on this checkout's ``tests/`` from another temporary
-   folder, with ``--import-mode=importlib`` and no cache provider, so ``kvmspte`` can
+   folder, on one pytest-xdist worker per CPU (``-n auto``, unless PYTEST-ARGS choose),
+   with ``--import-mode=importlib`` and no cache provider, so ``kvmspte`` can
    only be imported from site-packages; ``KVMSPTE_TEST_INSTALLED=1`` makes the suite
    assert that, and tests/test_installed.py runs every subcommand through the
    installed ``kvmspte`` console script.
@@ -62,7 +63,14 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "KVMSPTE_TEST_INSTALLED": "1"}
         env.pop("PYTHONPATH", None)
         return sh(str(py), "-m", "pytest", str(ROOT / "tests"), "--rootdir", str(ROOT),
-                  "--import-mode=importlib", "-p", "no:cacheprovider", *argv, cwd=work, env=env)
+                  "--import-mode=importlib", "-p", "no:cacheprovider", *_workers(argv), *argv,
+                  cwd=work, env=env)
+
+
+def _workers(argv: list[str]) -> list[str]:
+    """One pytest-xdist worker per CPU unless the caller chose (-n 0 runs in one process)."""
+    chosen = any(a.startswith(("-n", "--numprocesses")) for a in argv)
+    return [] if chosen else ["-n", "auto"]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ SMOKE = {
     "check": ["check"],
     "matrix": ["matrix", "--format", "json"],
     "explain": ["explain", "cow-4k", "--arch", "riscv"],
-    "explore": ["explore"],
+    "explore": ["explore", "writer-zapper", "--arch", "arm64"],
     "history": ["history"],
     "docs": ["docs", "--out", "generated"],
     "arches": ["arches"],
