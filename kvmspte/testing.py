@@ -55,6 +55,12 @@ def _catalogue():
 NOT_REACHED = frozenset(n for n, sc in _catalogue().items() if not_reached(sc))
 
 
+def change_pte_steps(result) -> list:
+    """The trace steps of a run's .change_pte() notification: the generic dispatch, the
+    architecture's hook and the flushes it asked for."""
+    return [s for s in result.trace if s.phase.endswith(":change_pte")]
+
+
 def declares_what_it_models(model) -> None:
     from kvmspte.plugins.contract import HOOK_NAMES, ArchModel
 

@@ -12,7 +12,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 import yaml  # a test dependency (pyproject): the action is always parsed, never skipped
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from kvmspte.sim.host import HostMM, HostPte
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, MemoryCache, TablePage
 from kvmspte.sim.trace import EVENT, FLUSH, Trace
-from kvmspte.testing import NOT_REACHED
+from kvmspte.testing import NOT_REACHED, change_pte_steps
 
 GFN = engine.TARGET_GFN          # 0x100210, inside the second 2 MiB of the slot
 HVA_BASE, PFN_BASE = engine.BASE_HVA, engine.BASE_PFN
@@ -407,10 +407,6 @@ def test_every_builtin_scenario_is_covered():
     assert sum(map(len, sets)) == len(set().union(*sets))           # disjoint
     assert set().union(*sets) == set(scenario.catalogue())
 
-
-def change_pte_steps(res):
-    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
-    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", sorted(set(scenario.catalogue()) - NOT_REACHED))

@@ -11,7 +11,7 @@ from kvmspte.sim.kvm import GfnRange
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
-from kvmspte.testing import NOT_REACHED, SLOT
+from kvmspte.testing import NOT_REACHED, SLOT, change_pte_steps
 
 HVA = 0x7F0000000000
 LOGGING = replace(SLOT, dirty_logging=True)
@@ -218,10 +218,6 @@ REFUSED = {**dict.fromkeys(["ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge"
 def test_every_builtin_scenario_is_classified():
     assert sorted([*HOOK_NOOP, *REFUSED, *NOT_REACHED]) == sorted(catalogue())
 
-
-def change_pte_steps(res):
-    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
-    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", HOOK_NOOP)

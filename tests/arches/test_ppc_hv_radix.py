@@ -12,7 +12,7 @@ from kvmspte.sim.pagetable import Leaf
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, Trace
 from tests.conftest import run_named
-from kvmspte.testing import NOT_REACHED, SLOT
+from kvmspte.testing import NOT_REACHED, SLOT, change_pte_steps
 
 HVA = 0x7F0000000000
 LOGGING = replace(SLOT, dirty_logging=True)
@@ -261,10 +261,6 @@ REFUSED = {"huge-dirty-log": "kvmppc_book3s_instantiate_page",
 def test_every_builtin_scenario_is_classified():
     assert sorted([*HOOK_NOOP, *REFUSED, *NOT_REACHED]) == sorted(catalogue())
 
-
-def change_pte_steps(res):
-    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
-    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", HOOK_NOOP)

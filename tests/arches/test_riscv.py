@@ -10,7 +10,7 @@ from kvmspte.sim.release import Release
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import FLUSH, WARN, Trace
 from tests.conftest import run_named
-from kvmspte.testing import NOT_REACHED, SLOT
+from kvmspte.testing import NOT_REACHED, SLOT, change_pte_steps
 
 LOGGING = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, dirty_logging=True)
 READONLY = Memslot(0, 0x100000, 0x1000, 0x7F0000000000, readonly=True)
@@ -219,10 +219,6 @@ NA = {"ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge", "huge-dirty-log"}
 def test_catalogue_is_fully_classified():
     assert set(catalogue()) == set(CHANGES) | FLUSH_ONLY | NOT_REACHED | NA
 
-
-def change_pte_steps(res):
-    """The steps of the .change_pte() notification (generic dispatch, hook, flushes)."""
-    return [s for s in res.trace if s.phase.endswith(":change_pte")]
 
 
 @pytest.mark.parametrize("name", [n for n in catalogue() if n not in NOT_REACHED])
