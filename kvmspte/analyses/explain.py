@@ -49,4 +49,5 @@ def build(sc, model, kernel=None) -> dict:
         diff=[c.to_dict() for c in res.diff],
         warnings=res.warnings,
         phases=phases,
+        read_later=[src.to_dict() for src in res.read_later()],
     )

@@ -62,6 +62,13 @@ def render_markdown(doc: dict, *, state_width: int | None = None, links: bool = 
         out += [f"- {c['kind']} `{c['key']}`: {_value(c['old']) if c['old'] else '(none)'} -> "
                 f"{_value(c['new']) if c['new'] else '(none)'}" for c in doc["diff"]]
         out.append("")
+    if doc.get("read_later"):
+        out += [f"## Read at a later release than {arch['release']}", "",
+                f"These citations name a copy read after {arch['release']}: the model holds "
+                "their code unchanged back to this release, and no copy of this release was "
+                "read for them.", ""]
+        out += [f"- {cite_md(src)}" for src in doc["read_later"]]
+        out.append("")
     return "\n".join(out)
 
 

@@ -31,6 +31,10 @@ _STEP = {
         "source": _SOURCE,
     },
 }
+_READ_LATER = {"type": "array", "items": _SOURCE,
+               "description": "the cited sources of the run that were read at a release later "
+                              "than the one modelled: the model holds that code unchanged back "
+                              "to the modelled release without a copy of it having been read"}
 _SNAPSHOT = {"type": "object", "additionalProperties": {"type": "object"},
              "description": "secondary-MMU structures keyed by what they map"}
 _RESULT = {
@@ -72,6 +76,7 @@ _RESULT = {
         "what_if": {"type": "string",
                     "description": "non-empty where the scenario departs from what the "
                                    "release's mm did (wrapped = false after v3.7)"},
+        "read_later": _READ_LATER,
     },
 }
 REPORT_SCHEMA = {
@@ -257,7 +262,7 @@ EXPLAIN_SCHEMA = _document(
     verdict=_VERDICT, reason={"type": "string"}, reason_source=_SOURCE,
     reached_arch_hook={"type": "boolean"}, flush={"type": "boolean"},
     diff=_RESULT["properties"]["diff"], warnings=_RESULT["properties"]["warnings"],
-    phases={"type": "array", "items": _PHASE})
+    phases={"type": "array", "items": _PHASE}, read_later=_READ_LATER)
 
 
 def _scenario() -> dict:

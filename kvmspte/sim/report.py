@@ -8,6 +8,7 @@ from __future__ import annotations
 from kvmspte.records import record, field
 
 from kvmspte import envelope
+from kvmspte.sim.release import Release, ReleaseError
 from kvmspte.sim.source import Source
 from kvmspte.sim.trace import Step
 
@@ -53,6 +54,26 @@ def _fmt(d: dict | None) -> str:
     return " ".join(parts)
 
 
+def read_later(kernel: str, sources) -> list[Source]:
+    """The distinct sources, in order, that were read at a release later than ``kernel``:
+    the model holds that code unchanged back to the release it runs, with no copy of that
+    release read (what a reader of an older or long-term release should know)."""
+    try:
+        at = Release.parse(kernel)
+    except ReleaseError:
+        return []
+    out: list[Source] = []
+    for src in sources:
+        if src is None or src in out:
+            continue
+        try:
+            if Release.parse(src.release) > at:
+                out.append(src)
+        except ReleaseError:
+            continue
+    return out
+
+
 def diff_snapshots(before: dict, after: dict) -> list[Change]:
     keys = sorted(set(before) | set(after))
     return [Change(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
@@ -90,6 +111,10 @@ class Result:
     def matches(self) -> bool | None:
         return None if self.expected is None else self.expected == self.verdict
 
+    def read_later(self) -> list[Source]:
+        """The cited sources of this run read at a release later than the one it models."""
+        return read_later(self.release, [self.reason_source, *(s.source for s in self.trace)])
+
     def to_dict(self, *, trace: bool = True) -> dict:
         out = {
             "arch": self.arch,
@@ -111,6 +136,7 @@ class Result:
             "warnings": self.warnings,
             "span": self.span.to_dict() if self.span is not None else None,
             "what_if": self.what_if,
+            "read_later": [s.to_dict() for s in self.read_later()],
         }
         if self.error is not None:
             out["error"] = self.error
