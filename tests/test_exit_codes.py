@@ -127,11 +127,33 @@ def test_keyboard_interrupt_exits_130_quietly(cli, monkeypatch):
     assert (r.code, r.out, r.err) == (130, "", "")
 
 
+#: the read system call's number, by machine (what /proc/PID/syscall shows while blocked in it)
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63, "riscv64": 63, "loongarch64": 63}
+
+
+def _wait_until_reading_stdin(pid: int, limit: float = 20.0) -> None:
+    """Until the process is blocked in read() on fd 0 (so Python's SIGINT handler is in
+    place: a signal during interpreter start-up kills it instead, as under a loaded CI
+    machine); where /proc/PID/syscall cannot tell, a fixed wait."""
+    nr = READ_SYSCALL.get(os.uname().machine)
+    deadline = time.monotonic() + limit
+    while nr is not None and time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/syscall", encoding="ascii") as fh:
+                fields = fh.read().split()
+        except OSError:
+            break
+        if len(fields) > 1 and fields[0] == str(nr) and int(fields[1], 16) == 0:
+            return
+        time.sleep(0.02)
+    time.sleep(1.0)
+
+
 def test_sigint_exits_130_quietly(tmp_path):
     # compare - waits on stdin: a real Ctrl-C arrives while it is blocked there
     p = subprocess.Popen([*KVMSPTE, "compare", "-"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    time.sleep(1.0)
+    _wait_until_reading_stdin(p.pid)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=20)
     assert p.returncode == 130 and b"Traceback" not in err and out == b""
