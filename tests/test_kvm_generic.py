@@ -344,3 +344,16 @@ def test_flush_cites_the_release_read():
         steps = _run(kernel, unmap_ret=True)
         got = {s.source.release for s in steps if s.kind == "flush"}
         assert got == {release}, kernel
+
+
+def test_unpaired_end_wraps_the_active_count_until_6_9():
+    # virt/kvm/kvm_main.c:kvm_mmu_notifier_invalidate_range_end @ v5.15, read in 52ac8b358b0c
+    # (stored id 39187053392): the unsigned mn_active_invalidate_count is decremented with no
+    # check; d489ec956583 (stored id 37515556723, kvm-x86-generic-6.9 pull 20415237102) adds
+    # the WARN and leaves it at 0.
+    for kernel, count, warns in (("5.15", (1 << 64) - 1, 0), ("6.8", (1 << 64) - 1, 0),
+                                 ("6.9", 0, 1)):
+        kvm, _ = make(kernel=kernel)
+        kvm.invalidate_range_end(0x1000, 0x2000)
+        assert kvm.mn_active_invalidate_count == count, kernel
+        assert [s.kind for s in kvm.trace.steps].count("warn") == warns, kernel

@@ -73,6 +73,8 @@ def retry_gfn(in_progress: int, range_start, range_end, seq_now: int, seq: int,
 RETRY_PREDICATES = {RETRY_GFN: SRC_RETRY, RETRY_VM: SRC_RETRY_VM}
 
 INVALID_GPA = None
+#: mn_active_invalidate_count is an unsigned long (64-bit hosts)
+ULONG = 1 << 64
 
 # -- the generic layer across releases ------------------------------------------------------
 V512 = ("the 5.12 form, as the base of c13fda237f08's diff 'KVM: Assert that notifier count "
@@ -134,6 +136,15 @@ GENERIC = Switches([
                   via="'KVM: Avoid illegal stage2 mapping on invalid memory slot' as quoted "
                       "by the stable tree's apply-failure mail (stored id 29198123374), "
                       "Linus's tree by 23 June 2023")),
+    Switch("unpaired-end-guard", Release(6, 9), "d489ec956583",
+           "invalidate_range_end warns and leaves mn_active_invalidate_count at 0 when no "
+           "start is outstanding (before: an unconditional decrement of the unsigned count, "
+           "which wraps)",
+           Source(MAIN, "kvm_mmu_notifier_invalidate_range_end", "v6.9",
+                  via="'KVM: Harden against unpaired kvm_mmu_notifier_invalidate_range_end() "
+                      "calls' (stored id 37515556723), in the kvm-x86-generic-6.9 pull "
+                      "(stored id 20415237102); the 5.15 form decrements unconditionally "
+                      "(52ac8b358b0c, stored id 39187053392)")),
 ])
 
 
@@ -480,11 +491,12 @@ class Kvm:
         if not self.since("active-invalidate-count"):
             return
         src = self.cite("invalidate_range_end")
-        if not self.mn_active_invalidate_count:
+        if not self.mn_active_invalidate_count and self.since("unpaired-end-guard"):
             self.trace.warn("invalidate_range_end with mn_active_invalidate_count already 0",
                             src)
         else:
-            self.mn_active_invalidate_count -= 1
+            # before d489ec956583 (v6.9) the unsigned count is decremented whatever it is
+            self.mn_active_invalidate_count = (self.mn_active_invalidate_count - 1) % ULONG
         self._step(f"mn_active_invalidate_count -> {self.mn_active_invalidate_count}", src)
 
     def _invalidate_end(self) -> None:
