@@ -155,8 +155,8 @@ GENERIC = Switches([
 # a Release; the row in force at a release is the last whose since is <= it.
 C2632 = ("Izik Eidus' patch 'add support for change_pte mmu notifiers' (stored id "
          "28752436576), the form 3da0dd433dc3 merged for v2.6.32; invalidate_range_start/end "
-         "as in the full kvm_main.c that patch applies to (stored id 428910408), which it "
-         "leaves untouched")
+         "as in a full kvm_main.c from just before it (stored id 428910408: no change_pte, "
+         "no srcu yet), code the patch does not touch")
 C419 = ("a full v4.19 kvm_main.c with added comments only (stored id 5281045917: "
         "range_start takes a blockable flag, ops carry MMU_INVALIDATE_DOES_NOT_BLOCK)")
 C54 = V504
