@@ -18,6 +18,7 @@ every era, so the generic layer never has anything to flush for HV.
 
 from __future__ import annotations
 
+from kvmspte.arches import ppc_eras as eras
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.plugins.contract import ArchModel
 from kvmspte.sim.release import Release, Switch
@@ -148,10 +149,21 @@ class HvModel(ArchModel):
             return SRC_SET_HVA_512 if kernel >= SW_INT.since else SRC_SET_HVA_313
         return SRC_UNMAP_HVA_512 if kernel >= SW_INT.since else SRC_UNMAP_HVA_313
 
+    def cite(self, source: Source) -> Source:
+        """A v6.9 citation run at an older gfn-era release names the copies read for it
+        (``ppc_eras``); other sources are kept."""
+        return eras.redate(source, self.kernel, SW_GFN.since)
+
+    def cite_all(self, *names: str) -> None:
+        """Re-date the per-release sources held in these attributes (they also reach
+        FaultResult.source, which does not go through ``cite``)."""
+        for name in names:
+            setattr(self, name, self.cite(getattr(self, name)))
+
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SW_GFN.since:
-            return cls.hooks
+            return eras.redate_hooks(cls.hooks, kernel, SW_GFN.since)
         out = {"fault_in": cls.hooks["fault_in"]}
         for hook, kind in (("unmap_gfn_range", "unmap"), ("set_spte_gfn", "set")):
             entry = cls.hva_entry(kernel, kind)
@@ -202,7 +214,7 @@ class HvModel(ArchModel):
             return self._set_spte_hva(rng)
         self._dispatch(SRC_SET_SPTE_GFN, "set_spte_gfn", SRC_SET_SPTE_HV)
         if rng.end - rng.start != 1:
-            self.trace.warn("kvm_set_spte_gfn_hv: range is not exactly one gfn", SRC_SET_SPTE_HV)
+            self.warn("kvm_set_spte_gfn_hv: range is not exactly one gfn", SRC_SET_SPTE_HV)
         self.step("range->arg.pte (the new host PTE) is never read: a plain unmap of the gfn",
                   SRC_SET_SPTE_HV)
         found = self.unmap_gfn(rng.slot, rng.start)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from kvmspte.records import record, replace
 
+from kvmspte.arches import ppc_eras as eras
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -219,11 +220,17 @@ class Model(ArchModel):
         self.src_unmap_range = SRC_UNMAP_RANGE_38 if split else SRC_UNMAP_RANGE_37
         self.src_shadow = (SRC_SHADOW_MAP if self.since("gfn-hooks") else SRC_SHADOW_MAP_312
                            if self.since("fault-retry") else SRC_SHADOW_MAP_37)
+        self.src_shadow = self.cite(self.src_shadow)
+
+    def cite(self, source: Source) -> Source:
+        """A v6.9 citation run at an older gfn-era release names the copies read for it
+        (``ppc_eras``); other sources are kept."""
+        return eras.redate(source, self.kernel, SWITCHES.get("gfn-hooks").since)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SWITCHES.get("gfn-hooks").since:
-            return cls.hooks
+            return eras.redate_hooks(cls.hooks, kernel, SWITCHES.get("gfn-hooks").since)
         shadow = SRC_SHADOW_MAP_312 if kernel >= SWITCHES.get("fault-retry").since \
             else SRC_SHADOW_MAP_37
         fault = tuple(shadow if x is SRC_SHADOW_MAP else x for x in cls.hooks["fault_in"])
@@ -245,7 +252,7 @@ class Model(ArchModel):
                   f"its 4 KiB TLB0 entry -> gpa {gfn << PAGE_SHIFT:#x}: kvmppc_mmu_map",
                   SRC_MMU_MAP)
         self.mmu_map(slot, epn, host)
-        return FaultResult(1, self._why_4k(slot, gfn, host), SRC_SHADOW_MAP)
+        return FaultResult(1, self._why_4k(slot, gfn, host), self.cite(SRC_SHADOW_MAP))
 
     def mmu_map(self, slot: Memslot, epn: int, host: HostMM) -> None:
         """kvmppc_mmu_map for a guest TLB0 entry: a VALID ref is reused as it is,

@@ -236,6 +236,7 @@ class Model(hv.HvModel):
         else:
             self.src_unmap = (SRC_UNMAP_HPTE_415 if self.since("dirty-bitmap-at-unmap")
                               else SRC_UNMAP_RMAPP_33)
+        self.cite_all("src_fault", "src_invalidate", "src_unmap")
 
     # -- release-dependent sources ------------------------------------------------------
     @classmethod

@@ -218,6 +218,8 @@ class Model(RadixViews, hv.HvModel):
             self.src_tlbie = SRC_TLBIE_412
         if not self.since("dirty-map"):
             self.src_dirty = SRC_MARK_DIRTY_412
+        self.cite_all("src_fault", "src_inst", "src_create", "src_unmap", "src_unmap_pte",
+                      "src_tlbie")
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
@@ -481,7 +483,7 @@ class Model(RadixViews, hv.HvModel):
             self.step("the same entry is already there", self.src_create)
             return 0
         if must_match_differs(old, new):
-            self.trace.warn("kvmppc_create_pte: present entry differs outside W/D/A "
+            self.warn("kvmppc_create_pte: present entry differs outside W/D/A "
                             "(WARN_ON_ONCE)", self.src_create)
         self.pt.set_entry(table, idx, merge_bits(old, new))
         self.step("present entry: OR the new W/D/A bits into it", self.src_create)

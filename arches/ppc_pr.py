@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from kvmspte.records import record
 
+from kvmspte.arches import ppc_eras as eras
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -258,11 +259,18 @@ class Model(ArchModel):
         self.src_map = SRC_MAP_PAGE if self.since("pflush") else SRC_MAP_PAGE_37
         self.src_pflush = SRC_PFLUSH if self.since("gfn-hooks") else SRC_PFLUSH_OLD
         self.src_inval = SRC_INVALIDATE if self.since("gfn-hooks") else SRC_INVALIDATE_OLD
+        self.src_map, self.src_pflush, self.src_inval = (
+            self.cite(self.src_map), self.cite(self.src_pflush), self.cite(self.src_inval))
+
+    def cite(self, source: Source) -> Source:
+        """A v6.9 citation run at an older gfn-era release names the copies read for it
+        (``ppc_eras``); other sources are kept."""
+        return eras.redate(source, self.kernel, SWITCHES.get("gfn-hooks").since)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SWITCHES.get("gfn-hooks").since:
-            return cls.hooks
+            return eras.redate_hooks(cls.hooks, kernel, SWITCHES.get("gfn-hooks").since)
         if kernel < SWITCHES.get("pflush").since:
             return {"fault_in": (SRC_MAP_PAGE_37, SRC_CACHE_NEXT, SRC_CACHE_MAP),
                     "unmap_gfn_range": (SRC_UNMAP_RANGE_37, SRC_UNMAP_HVA_37,

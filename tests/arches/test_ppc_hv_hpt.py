@@ -366,5 +366,8 @@ def test_hooks_at_names_the_hva_entry_points_before_v5_13():
     assert fn("3.6", "unmap_gfn_range")[0] == "kvm_unmap_hva_range"
     assert fn("4.0", "set_spte_gfn")[:3] == ["kvm_set_spte_hva", "kvm_ops_hv",
                                               "kvm_set_spte_hva_hv"]
-    assert Model.hooks_at(Release.parse("5.13")) == Model.hooks
+    # from v5.13 the v6.9 functions, re-dated to the era where a copy was read (ppc_eras)
+    names = lambda k: {h: [(s.file, s.function) for s in v]
+                       for h, v in Model.hooks_at(Release.parse(k)).items()}
+    assert names("5.13") == names("6.9")
     assert Model.hooks_at(Release.parse("6.9")) == Model.hooks

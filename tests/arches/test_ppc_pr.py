@@ -231,7 +231,10 @@ def test_dispatch_citations_by_release():
                                                             "kvm_set_spte_hva")
     assert (first("4.0").file, first("4.0").release) == ("arch/powerpc/kvm/book3s.c", "v3.13")
     assert first("5.12").release == "v5.0"
-    assert Model.hooks_at(Release.parse("5.13")) == Model.hooks
+    # from v5.13 the v6.9 functions, re-dated to the era where a copy was read (ppc_eras)
+    names = lambda k: {h: [(s.file, s.function) for s in v]
+                       for h, v in Model.hooks_at(Release.parse(k)).items()}
+    assert names("5.13") == names("6.9")
     for kernel, fn in (("5.12", "do_kvm_unmap_hva"), ("5.13", "do_kvm_unmap_gfn")):
         m, _ = two_vcpus(kernel)
         m.set_spte_gfn(rng(GFN))
