@@ -189,6 +189,8 @@ class VcpuE500:
 class Model(ArchModel):
     id = "ppc-e500"
     fault_retry = faultretry.PPC_E500
+    #: before v3.12 kvmppc_e500_shadow_map takes no sequence snapshot and makes no retry check
+    fault_retry_before = ("fault-retry", SRC_SHADOW_MAP_37)
     family = "powerpc"
     title = "PowerPC BookE e500 (shadow TLB with tlbe_refs)"
     hooks = {

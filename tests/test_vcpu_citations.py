@@ -79,3 +79,103 @@ def test_retry_predicates_are_named_as_in_their_era(kernel, predicate, name, beh
 def test_era_tables_pick_the_latest_entry_not_after_the_kernel():
     table = ((Release(3, 0), "a"), (Release(4, 0), "b"))
     assert vcpu.at(table, Release(3, 19)) == "a" and vcpu.at(table, Release(4, 0)) == "b"
+
+
+# -- the explorer's vCPU actor -------------------------------------------------------------------
+def vcpu_sources(actor):
+    return [src for step in actor.steps for src in (step.source, *step.also)]
+
+
+@pytest.mark.parametrize("kernel", releases(), ids=str)
+def test_explorer_vcpu_steps_never_cite_a_later_release(kernel):
+    from kvmspte.analyses.explore.races import RACES
+    from kvmspte.plugins.contract import CannotExist
+
+    for model in registry.models().values():
+        if engine.absent_reason(model, kernel) is not None:
+            continue
+        for race in RACES.values():
+            try:
+                built = race.build(model, kernel)
+            except CannotExist:
+                continue
+            for actor in built:
+                if actor.kind != "vcpu":
+                    continue
+                bad = [(s.function, s.release) for s in vcpu_sources(actor) if late(s, kernel)]
+                assert not bad, (model.id, race.name, bad)
+
+
+@pytest.mark.parametrize("race, arch, kernel", [
+    ("unwrapped-fault", "x86-shadow", None),            # its own era, v3.6
+    ("writer-fault", "ppc-pr", Release(3, 7)),
+    ("writer-fault", "x86-tdp", Release(5, 10)),
+    ("writer-fault", "riscv", Release(6, 1)),
+])
+def test_explorer_counter_examples_cite_no_later_vcpu_code(race, arch, kernel):
+    from kvmspte.analyses.explore.checker import explore
+    from kvmspte.analyses.explore.races import RACES
+
+    out = explore(RACES[race], registry.models()[arch], kernel=kernel).to_dict()
+    at = Release.parse(out["kernel"])
+    steps = [s for ex in out["counter_examples"].values() for s in ex["trace"]]
+    srcs = [src for s in steps if s["actor"].startswith("vcpu")
+            for src in (s["source"], *s.get("also", []))]
+    assert [s for s in srcs if Release.parse(s["release"]) > at] == []
+
+
+NO_RETRY = {"mmu_notifier_retry", "mmu_notifier_retry_hva", "mmu_invalidate_retry",
+            "mmu_invalidate_retry_hva", "mmu_invalidate_retry_gfn"}
+
+
+@pytest.mark.parametrize("kernel", [Release(3, 6), Release(5, 10), Release(6, 9)], ids=str)
+def test_a_fault_without_a_retry_check_cites_no_retry_predicate(kernel):
+    from kvmspte.analyses.explore import actors
+
+    steps = actors.vcpu_fault(None, kernel=kernel).steps
+    assert not {s.source.function for s in steps} & NO_RETRY
+    assert "NO retry check" in steps[2].label and "mmu_lock" not in steps[2].label
+    assert "seq" not in steps[0].source.function       # no sequence snapshot is cited
+
+
+@pytest.mark.parametrize("model_id, before, since", [
+    # e500: kvmppc_e500_shadow_map has no mmu_notifier_seq snapshot, no mmu_lock and no retry
+    # check in the v3.8.13 copy (arch/powerpc/kvm/e500_mmu_host.c, stored id 11275820060);
+    # the model's fault-retry switch puts the check at v3.12.
+    ("ppc-e500", Release(3, 11), Release(3, 12)),
+    # PR: no mmu_notifier_retry in the v3.7 fault flow (stored copy 18883897, the model's
+    # research note); the check comes with the model's pflush switch (v3.13).
+    ("ppc-pr", Release(3, 12), Release(3, 13)),
+])
+def test_explorer_vcpu_has_no_retry_check_where_the_arch_path_had_none(model_id, before, since):
+    from kvmspte.analyses.explore import races
+
+    model = registry.models()[model_id]
+    old, new = races.vcpu(model, before), races.vcpu(model, since)
+    assert "NO retry check" in old.steps[2].label
+    assert not {s.source.function for s in old.steps} & NO_RETRY
+    assert "mmu_notifier_retry" in new.steps[2].label
+
+
+@pytest.mark.parametrize("kernel, label", [
+    # x86 is_page_fault_stale at v6.9 (faultretry.X86); before 4a42d848db44 (v5.12) x86's
+    # fault path calls the VM-wide mmu_notifier_retry (no ranged predicate exists)
+    (Release(6, 9), "mmu_invalidate_retry_gfn"), (Release(6, 1), "mmu_invalidate_retry_hva"),
+    (Release(5, 12), "mmu_notifier_retry_hva"), (Release(5, 10), "mmu_notifier_retry;"),
+])
+def test_x86_vcpu_names_the_predicate_of_its_era(kernel, label):
+    from kvmspte.analyses.explore import races
+
+    step = races.vcpu(registry.models()["x86-tdp"], kernel).steps[2]
+    assert label in step.label and not late(step.source, kernel)
+
+
+def test_the_v6_9_vcpu_citations_keep_the_arch_call_site_and_gup_copies():
+    from kvmspte.analyses.explore import actors, races
+
+    steps = races.vcpu(registry.models()["arm64"], Release(6, 9)).steps
+    assert steps[2].source.function == "user_mem_abort"
+    assert steps[1].source is actors.SRC_GUP_FAST and steps[1].also == (actors.SRC_GUP_SLOW,)
+    # the sequence is a field of struct kvm, not a v6.9 kvm_main.c function: the generic
+    # __kvm_faultin_pfn only arrives with the 2024 kvm_follow_pfn series (stored id 25845278560)
+    assert steps[0].source.file == "include/linux/kvm_host.h"

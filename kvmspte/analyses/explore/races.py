@@ -47,11 +47,13 @@ class Race:
 
 
 def vcpu(model, kernel: Release = DEFAULT):
-    """A vCPU fault making the retry check the arch's own fault path makes."""
-    if model.fault_retry is None:
+    """A vCPU fault making the retry check the arch's own fault path makes at ``kernel``
+    (none where that release's path has none), cited as that release's code."""
+    check = model.fault_retry_at(kernel)
+    if check is None:
         raise CannotExist(f"{model.id} does not declare its fault path's retry check",
                           SRC_NO_RETRY)
-    return actors.vcpu_fault(*model.fault_retry)
+    return actors.vcpu_fault(*check, kernel=kernel)
 
 
 def _writer(trigger: str = "cow", wrapped: bool = True):
