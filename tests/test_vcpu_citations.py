@@ -87,23 +87,26 @@ def vcpu_sources(actor):
 
 
 @pytest.mark.parametrize("kernel", releases(), ids=str)
-def test_explorer_vcpu_steps_never_cite_a_later_release(kernel):
+def test_explorer_actor_steps_never_cite_a_later_release(kernel):
+    # every actor (vCPU, writer, zapper) of every race whose trigger exists at the release,
+    # on every model present there (kvmspte.sim.vcpu, kvmspte.analyses.explore.mmeras)
     from kvmspte.analyses.explore.races import RACES
     from kvmspte.plugins.contract import CannotExist
+    from kvmspte.sim import triggers
 
     for model in registry.models().values():
         if engine.absent_reason(model, kernel) is not None:
             continue
         for race in RACES.values():
+            if triggers.exists_at(race.trigger, kernel) is not None:
+                continue
             try:
                 built = race.build(model, kernel)
             except CannotExist:
                 continue
             for actor in built:
-                if actor.kind != "vcpu":
-                    continue
                 bad = [(s.function, s.release) for s in vcpu_sources(actor) if late(s, kernel)]
-                assert not bad, (model.id, race.name, bad)
+                assert not bad, (model.id, race.name, actor.kind, bad)
 
 
 @pytest.mark.parametrize("race, arch, kernel", [
@@ -112,15 +115,14 @@ def test_explorer_vcpu_steps_never_cite_a_later_release(kernel):
     ("writer-fault", "x86-tdp", Release(5, 10)),
     ("writer-fault", "riscv", Release(6, 1)),
 ])
-def test_explorer_counter_examples_cite_no_later_vcpu_code(race, arch, kernel):
+def test_explorer_counter_examples_cite_no_later_code(race, arch, kernel):
     from kvmspte.analyses.explore.checker import explore
     from kvmspte.analyses.explore.races import RACES
 
     out = explore(RACES[race], registry.models()[arch], kernel=kernel).to_dict()
     at = Release.parse(out["kernel"])
     steps = [s for ex in out["counter_examples"].values() for s in ex["trace"]]
-    srcs = [src for s in steps if s["actor"].startswith("vcpu")
-            for src in (s["source"], *s.get("also", []))]
+    srcs = [src for s in steps for src in (s["source"], *s.get("also", []))]
     assert [s for s in srcs if Release.parse(s["release"]) > at] == []
 
 
@@ -179,3 +181,28 @@ def test_the_v6_9_vcpu_citations_keep_the_arch_call_site_and_gup_copies():
     # the sequence is a field of struct kvm, not a v6.9 kvm_main.c function: the generic
     # __kvm_faultin_pfn only arrives with the 2024 kvm_follow_pfn series (stored id 25845278560)
     assert steps[0].source.file == "include/linux/kvm_host.h"
+
+
+@pytest.mark.parametrize("kernel, function", [
+    # 2f38ab2c3c7f (v4.1) extracted wp_page_copy from do_wp_page (stored id 16138924930)
+    (Release(3, 6), "do_wp_page"), (Release(4, 1), "wp_page_copy"), (Release(6, 9), "wp_page_copy"),
+])
+def test_the_cow_writer_cites_the_function_of_its_era(kernel, function):
+    from kvmspte.analyses.explore import actors
+
+    steps = actors.writer("cow", True, kernel).steps
+    assert steps[1].source.function == function and not late(steps[1].source, kernel)
+
+
+@pytest.mark.parametrize("kernel, start, finish", [
+    # MADV_DONTNEED: zap_page_range until 21b85b09527c (v6.1, stored id 30382448948);
+    # tlb_finish_mmu in mm/memory.c until the v4.20 move (stored id 34987605557)
+    (Release(3, 6), "zap_page_range", "mm/memory.c"),
+    (Release(5, 10), "zap_page_range", "mm/mmu_gather.c"),
+    (Release(6, 1), "zap_page_range_single", "mm/mmu_gather.c"),
+])
+def test_the_zapper_cites_the_functions_of_its_era(kernel, start, finish):
+    from kvmspte.analyses.explore import actors
+
+    steps = actors.zapper(kernel=kernel).steps
+    assert steps[0].source.function == start and steps[3].source.file == finish

@@ -17,6 +17,9 @@ from kvmspte.records import record, replace
 from collections.abc import Callable
 
 from kvmspte.sim import kvm
+import sys
+
+from kvmspte.analyses.explore import mmeras
 from kvmspte.sim import triggers, vcpu
 from kvmspte.analyses.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
                                    NO_PTL, NONE_PTE, PTL, REFS, REND, RSTART, SEQ, STALE, TARGET)
@@ -193,9 +196,10 @@ def host_changed(ctx: Ctx, s: list, page: int, before: HostPte, me: int) -> None
 # -- mm writer ---------------------------------------------------------------------------------
 
 
-def writer(trigger: str, wrapped: bool) -> Actor:
+def writer(trigger: str, wrapped: bool, kernel: Release = DEFAULT) -> Actor:
     """The trigger's mm caller at the gfn's page: start, clear+flush under the PTL,
-    set_pte_at_notify (change_pte, then the new PTE), unlock, end, and what it releases."""
+    set_pte_at_notify (change_pte, then the new PTE), unlock, end, and what it releases;
+    each step cites the function of ``kernel`` (kvmspte.analyses.explore.mmeras)."""
     src = triggers.TRIGGERS[trigger].source
     new = _new_pte(trigger)
 
@@ -239,7 +243,14 @@ def writer(trigger: str, wrapped: bool) -> Actor:
     ]
     if not wrapped:
         steps = [s for s in steps if not s.label.startswith("invalidate_range")]
-    return Actor("writer", tuple(steps), (None, False))
+    return Actor("writer", at_release(steps, kernel), (None, False))
+
+
+def at_release(steps, kernel: Release) -> tuple[Step, ...]:
+    """The steps with each v6.9 mm citation replaced by the code of ``kernel``."""
+    return tuple(replace(st, source=mmeras.cite(MM_ERAS, st.source, kernel),
+                         also=tuple(mmeras.cite(MM_ERAS, a, kernel) for a in st.also))
+                 for st in steps)
 
 
 def _unlock(ctx: Ctx, s: list, me: int) -> None:
@@ -284,9 +295,9 @@ def _new_pte(trigger: str) -> HostPte:
 
 
 # -- mm zapper ---------------------------------------------------------------------------------
-def zapper(page: int = TARGET) -> Actor:
+def zapper(page: int = TARGET, kernel: Release = DEFAULT) -> Actor:
     """MADV_DONTNEED of one page: start, clear the PTE (a normal page kept in the gather
-    batch), end, then tlb_finish_mmu frees what it gathered."""
+    batch), end, then tlb_finish_mmu frees what it gathered (cited as at ``kernel``)."""
 
     def clear(ctx: Ctx, s: list, me: int) -> None:
         pte = s[HOST][page]
@@ -299,12 +310,12 @@ def zapper(page: int = TARGET) -> Actor:
         if pfn is not None:
             put_page(s, pfn)
 
-    return Actor("zapper", (
+    return Actor("zapper", at_release((
         Step("invalidate_range_start", SRC_ZAP_START, start),
         Step("take the PTL; clear the PTE; drop the PTL", SRC_ZAP_PTE, clear, ptl_free),
         Step("invalidate_range_end", SRC_ZAP_START, end),
         Step("tlb_finish_mmu: free the gathered page", SRC_TLB_FINISH, finish),
-    ), (None,), page)
+    ), kernel), (None,), page)
 
 
 # -- vCPU fault ----------------------------------------------------------------------------------
@@ -437,3 +448,7 @@ def _installer(behaviour: str | None, seq_name: str) -> Callable:
 
 def _release_ref(ctx: Ctx, s: list, me: int) -> None:
     put_page(s, s[LOCS][me][1].pfn)
+
+
+#: v6.9 mm Source -> what it stands for in earlier releases (kvmspte.analyses.explore.mmeras)
+MM_ERAS = mmeras.eras(sys.modules[__name__])

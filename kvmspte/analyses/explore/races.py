@@ -59,13 +59,14 @@ def vcpu(model, kernel: Release = DEFAULT):
 def _writer(trigger: str = "cow", wrapped: bool = True):
     """The mm caller; before v3.7 (6bdb913f0a70) no caller had the start/end bracket."""
     def make(model, kernel: Release = DEFAULT):
-        return actors.writer(trigger, wrapped and MM_SWITCHES.active("bracketed", kernel))
+        return actors.writer(trigger, wrapped and MM_SWITCHES.active("bracketed", kernel),
+                             kernel)
     make.unwrapped = not wrapped
     return make
 
 
 def _zapper(page: int = actors.TARGET):
-    return lambda model, kernel=DEFAULT: actors.zapper(page)
+    return lambda model, kernel=DEFAULT: actors.zapper(page, kernel)
 
 
 RACES: dict[str, Race] = {r.name: r for r in (
