@@ -206,3 +206,14 @@ def test_the_zapper_cites_the_functions_of_its_era(kernel, start, finish):
 
     steps = actors.zapper(kernel=kernel).steps
     assert steps[0].source.function == start and steps[3].source.file == finish
+
+
+def test_the_check_less_e500_fault_cites_its_file_of_the_era():
+    # e500_tlb.c until the v3.8 split; the v3.8.13 e500_mmu_host.c copy (stored id
+    # 11275820060) has kvmppc_e500_shadow_map with no sequence snapshot and no retry check
+    from kvmspte.analyses.explore import races
+
+    e500 = registry.models()["ppc-e500"]
+    assert races.vcpu(e500, Release(3, 7)).steps[2].source.file.endswith("e500_tlb.c")
+    at38 = races.vcpu(e500, Release(3, 8)).steps[2].source
+    assert at38.file.endswith("e500_mmu_host.c") and at38.release == "v3.8"
