@@ -105,6 +105,10 @@ SRC_SHADOW_MAP_37 = Source(TLB_C, "kvmppc_e500_shadow_map", "v3.7",
                            "mmu_notifier_seq snapshot and no retry check; the rest of the "
                            "model's fault path is the v6.9 one")
 SRC_SHADOW_MAP_312 = Source(HOST_C, "kvmppc_e500_shadow_map", "v3.12", VIA_RETRY)
+SRC_SHADOW_MAP_38 = Source(HOST_C, "kvmppc_e500_shadow_map", "v3.8",
+                           "copy 11275820060 (v3.8.13 e500_mmu_host.c): gfn_to_pfn_memslot, "
+                           "then ref_setup, with no mmu_notifier_seq snapshot, no mmu_lock and "
+                           "no retry check")
 
 #: e500_tlb.c is split into e500_mmu.c / e500_mmu_host.c by v3.8 (copy 11275820060): file
 #: names in citations only, no behaviour changes
@@ -190,6 +194,9 @@ class VcpuE500:
 class Model(ArchModel):
     id = "ppc-e500"
     fault_retry = faultretry.PPC_E500
+    #: before v3.12 kvmppc_e500_shadow_map takes no sequence snapshot and makes no retry check
+    fault_retry_before = ("fault-retry", ((ARRIVED.since, SRC_SHADOW_MAP_37),
+                                          (SPLIT, SRC_SHADOW_MAP_38)))
     family = "powerpc"
     title = "PowerPC BookE e500 (shadow TLB with tlbe_refs)"
     hooks = {

@@ -237,6 +237,8 @@ def host_vpn(vsid: int, eaddr: int) -> int:
 class Model(ArchModel):
     id = "ppc-pr"
     fault_retry = faultretry.PPC_PR
+    #: before the v3.13 rework kvmppc_mmu_map_page makes no mmu_notifier_retry check
+    fault_retry_before = ("pflush", ((ARRIVED.since, SRC_MAP_PAGE_37),))
     family = "powerpc"
     title = "PowerPC Book3S PR (shadow host HPTEs, per-vCPU hpte cache)"
     hooks = {

@@ -34,7 +34,7 @@ from kvmspte.sim.pagetable import (
     FREE_NEVER, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
 from kvmspte.sim.release import Release, Switch, Switches
-from kvmspte.sim.source import Source, kconfig_readonly_mem
+from kvmspte.sim.source import DEFAULT_RELEASE, Source, kconfig_readonly_mem
 
 MMU_C = "arch/riscv/kvm/mmu.c"
 VIA_DELETED = ("hunk deleted from blob a9e2fd7245e1 (v6.9-rc mmu.c) by "
@@ -72,13 +72,17 @@ VIA_517 = ("the v5.16 copy (stored id 242339156) with cc4f602bc436's generic mem
            "37014474530) and Yosry Ahmed's diff on the same blob (stored id 48772822770); that "
            "5.17 already has it is inferred from the 5.17 kvm-riscv pull's diffstat (stored id "
            "38394388222), the posted v1 <20211104164107.1291793-3-seanjc@google.com> had no guard")
-VIA_519 = ("'RISC-V: KVM: Use G-stage name for hypervisor page table' v2 "
-           "<20220420112450.155624-2-apatel@ventanamicro.com> (stored id 37014474530), a pure "
-           "rename of the v5.18 text; v5.19 inferred from its date")
-VIA_60 = ("full gstage mmu.c copy judged v6.1..v6.5 (kvm_riscv_hfence_gvma_vmid_gpa, generic "
-          "cache with an explicit NULL check, range->pte; stored id 335559122); request-based "
-          "remote HFENCEs came with the kvm-riscv 5.20 pull, merged for v6.0 (commit id not "
-          "found in the store)")
+VIA_519 = ("'RISC-V: KVM: Use G-stage name for hypervisor page table' (26708234eb12; v2 "
+           "<20220420112450.155624-2-apatel@ventanamicro.com>, stored id 37014474530), a pure "
+           "rename of the v5.18 text, and 'Add remote HFENCE functions based on VCPU requests' "
+           "(13acfec2dbcc; diff stored id 45405406007), which points gstage_remote_tlb_flush at "
+           "kvm_riscv_hfence_gvma_vmid_gpa: both are listed in the 'KVM/riscv changes for 5.19' "
+           "pull (stored id 37416743051); the resulting text as in the gstage copy judged "
+           "v6.1..v6.5 (stored id 335559122)")
+VIA_66 = ("the v6.9 text as read for the v6.9 citations; 3e1efe2b67d3's range->arg.pte is the "
+          "only change from the v6.1..v6.5 copy (stored id 335559122) on these paths; before "
+          "edf955647269 the page-table entries are read and written directly instead of through "
+          "its accessors (same values); not re-read at v6.6")
 
 #: v6.9 (gstage_*) name -> the stage2_* name used before the 5.19 rename
 STAGE2_NAMES = {"gstage_map_page": "stage2_map_page",
@@ -108,32 +112,38 @@ SWITCHES = Switches([
            "stage2_cache_alloc is gone); same outcome. The commit says 'no functional change'; "
            "that holds for the merged code, not for the posted v1, which had no check",
            Source(MMU_C, "stage2_set_pte", "v5.17", VIA_517)),
-    Switch("gstage-names", Release(5, 19), "G-stage rename (Anup Patel; id not in the store)",
+    Switch("gstage-names", Release(5, 19), "26708234eb12",
            "stage2_* -> gstage_* names, same code", Source(MMU_C, "gstage_set_pte", "v5.19",
                                                           VIA_519)),
-    Switch("hfence-requests", Release(6, 0), "kvm-riscv 5.20 pull (id not in the store)",
+    Switch("hfence-requests", Release(5, 19), "13acfec2dbcc",
            "gstage_remote_tlb_flush asks kvm_riscv_hfence_gvma_vmid_gpa to fence the gpa on the "
            "VM's vCPUs through vCPU requests, instead of an SBI remote HFENCE.GVMA on every "
-           "online hart", Source(MMU_C, "gstage_remote_tlb_flush", "v6.0", VIA_60)),
+           "online hart (in the KVM/riscv 5.19 pull, stored id 37416743051, not the 5.20 one "
+           "as this model said before)", Source(MMU_C, "gstage_remote_tlb_flush", "v5.19",
+                                                VIA_519)),
     Switch("arg-pte", Release(6, 6), "3e1efe2b67d3",
            "'KVM: Wrap kvm_{gfn,hva}_range.pte in a per-action union': range->arg.pte, same "
-           "logic (v6.6 inferred from its July 2023 posting); steps cite the v6.9 text from here "
-           "(which also has the pte accessors of edf955647269)", SRC_SET_SPTE_GFN),
+           "logic (v6.6 inferred from its July 2023 posting); steps cite v6.6 for the v6.9 text "
+           "read from here, v6.9 itself from v6.9", Source(MMU_C, "kvm_set_spte_gfn", "v6.6",
+                                                         VIA_66)),
 ])
+
+#: The copy each era's citations stand for: (the switch that starts the era, via).  Before
+#: the first, the v5.16 copy; from v6.9 on, the v6.9 citations themselves.
+ERAS = (("common-cache", VIA_517), ("gstage-names", VIA_519), ("arg-pte", VIA_66))
+TEXT = Release.parse(DEFAULT_RELEASE)
 
 
 def cite(src: Source, kernel: Release) -> Source:
     """The Source of the code a v6.9 citation stands for at ``kernel`` (stage2_* names
-    before 5.19; each era's copy as read)."""
-    if kernel >= SWITCHES.get("arg-pte").since or src.release != "v6.9":
+    before 5.19; each era's copy as read, never a release after ``kernel``)."""
+    if kernel >= TEXT or src.release != DEFAULT_RELEASE:
         return src
-    for name, release, via in (("hfence-requests", "v6.0", VIA_60),
-                               ("gstage-names", "v5.19", VIA_519),
-                               ("common-cache", "v5.17", VIA_517)):
-        if kernel >= SWITCHES.get(name).since:
-            break
-    else:
-        release, via = "v5.16", VIA_516
+    release, via = "v5.16", VIA_516
+    for name, era_via in ERAS:
+        since = SWITCHES.get(name).since
+        if kernel >= since:
+            release, via = str(since), era_via
     function = src.function if kernel >= SWITCHES.get("gstage-names").since else \
         STAGE2_NAMES.get(src.function, src.function)
     return Source(src.file, function, release, via)
@@ -297,8 +307,9 @@ class Model(RadixViews, ArchModel):
         err = self.gstage_map_page(cache, gfn, pfn, pages, rdonly=not writable, exec_=True)
         if err:
             self.step(f"gstage_map_page failed ({errname(err)}): nothing mapped", SRC_GSTAGE_MAP)
-            return FaultResult(0, f"gstage_map_page failed with {errname(err)}", SRC_GSTAGE_MAP)
-        return FaultResult(pages, why, SRC_GSTAGE_MAP)
+            return FaultResult(0, f"gstage_map_page failed with {errname(err)}",
+                               self.cite(SRC_GSTAGE_MAP))
+        return FaultResult(pages, why, self.cite(SRC_GSTAGE_MAP))
 
     def _vma_pagesize(self, logging: bool, host_pages: int) -> tuple[int, str]:
         """The vma_pagesize rule: a hugetlb VMA's page size, else PAGE_SIZE; PAGE_SIZE under

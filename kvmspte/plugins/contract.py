@@ -11,6 +11,7 @@ from __future__ import annotations
 from kvmspte.records import record
 
 from kvmspte.sim.host import HostArch, HostMM
+from kvmspte.sim import vcpu
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, RadixTable
 from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
@@ -78,6 +79,10 @@ class ArchModel:
     #: (kvmspte.kvm.RETRY_VM: any invalidation in progress; kvmspte.kvm.RETRY_GFN: only one
     #: covering the gfn), with the source where the call was read; None: not declared
     fault_retry: ClassVar[tuple[str, Source] | None] = None
+    #: where the fault path of early releases makes no retry check: (the name of the model's
+    #: switch point that brings the check, the check-less fault path's Source per era as
+    #: (first release, Source) pairs); None: ``fault_retry`` holds in every release
+    fault_retry_before: ClassVar[tuple[str, tuple[tuple[Release, Source], ...]] | None] = None
 
     #: the first release at which .change_pte() reaches this model's code, with where that
     #: was read; None: the model claims only its pinned ``release`` and runs unchanged
@@ -100,6 +105,15 @@ class ArchModel:
         """The sources of each hook at ``kernel``; a model whose hooks were other functions
         in older releases (kvm_set_spte_hva before the 5.13 gfn-range API) overrides this."""
         return cls.hooks
+
+    @classmethod
+    def fault_retry_at(cls, kernel: Release) -> tuple[str | None, Source] | None:
+        """The fault path's retry check at ``kernel`` as ``fault_retry`` gives it, or (None,
+        the fault path's Source) where that release's path makes none; None: undeclared."""
+        early = cls.fault_retry_before
+        if early is not None and not cls.switches.active(early[0], kernel):
+            return None, vcpu.at(early[1], kernel)
+        return cls.fault_retry
 
     def since(self, name: str) -> bool:
         """Whether this model's switch point ``name`` is in the code at ``self.kernel``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kvmspte.records import record, field, replace
 
-from kvmspte.sim import triggers
+from kvmspte.sim import triggers, vcpu
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Kvm, Memslot
 from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
@@ -29,8 +29,9 @@ BASE_PFN = 0x80000
 TARGET_GFN = BASE_GFN + 0x210
 HUGE_PAGES = 512
 
-SRC_VCPU = Source("virt/kvm/kvm_main.c", "__gfn_to_pfn_memslot",
-                  via="the vCPU fault reads mmu_invalidate_seq, then looks up the host pfn")
+#: The generic lookup the vCPU fault step cites, per era (kvmspte.sim.vcpu.LOOKUP); the
+#: v6.9 entry.
+SRC_VCPU = vcpu.at(vcpu.LOOKUP, DEFAULT)
 
 
 @record
@@ -84,7 +85,7 @@ def fault(run: Run, slot: Memslot, gfn: int) -> FaultResult:
     hva = slot.gfn_to_hva(gfn)
     write = run.host.pte(hva).write and not slot.readonly
     run.trace.step("vcpu", f"guest {'write' if write else 'read'} fault on gfn {gfn:#x} "
-                           f"(hva {hva:#x})", SRC_VCPU)
+                           f"(hva {hva:#x})", vcpu.at(vcpu.LOOKUP, run.kernel))
     return run.arch.fault_in(slot, gfn, run.host, write)
 
 

@@ -261,7 +261,7 @@ def test_arrives_at_5_16():
     assert Model.arrived.since == Release(5, 16)
     assert Model.arrived.source.function == "kvm_set_spte_gfn"
     assert "242339156" in Model.arrived.source.via
-    assert [str(r) for r in Model.switches.releases()] == ["v5.17", "v5.19", "v6.0", "v6.6"]
+    assert [str(r) for r in Model.switches.releases()] == ["v5.17", "v5.19", "v6.6"]
 
 
 @pytest.mark.parametrize("kernel", ["5.16", "5.17", "5.19", "6.0", "6.9"])
@@ -305,11 +305,14 @@ def test_leaf_above_level_0_is_eexist_and_true_in_every_release(kernel):
 
 
 @pytest.mark.parametrize("kernel, text", [
-    ("5.16", "sbi_remote_hfence_gvma_vmid"), ("5.19", "sbi_remote_hfence_gvma_vmid"),
-    ("6.0", "kvm_riscv_hfence_gvma_vmid_gpa"), ("6.9", "kvm_riscv_hfence_gvma_vmid_gpa")])
-def test_remote_fence_is_sbi_before_6_0_and_vcpu_requests_after(kernel, text):
+    ("5.16", "sbi_remote_hfence_gvma_vmid"), ("5.18", "sbi_remote_hfence_gvma_vmid"),
+    ("5.19", "kvm_riscv_hfence_gvma_vmid_gpa"), ("6.0", "kvm_riscv_hfence_gvma_vmid_gpa"),
+    ("6.9", "kvm_riscv_hfence_gvma_vmid_gpa")])
+def test_remote_fence_is_sbi_before_5_19_and_vcpu_requests_after(kernel, text):
     # 5.16 [242339156]: stage2_remote_tlb_flush -> sbi_remote_hfence_gvma_vmid over the online
-    # harts; kvm-riscv 5.20 pull (v6.0): kvm_riscv_hfence_gvma_vmid_gpa [335559122].
+    # harts; 13acfec2dbcc (diff [45405406007]) points gstage_remote_tlb_flush at
+    # kvm_riscv_hfence_gvma_vmid_gpa and is in the 'KVM/riscv changes for 5.19' pull
+    # [37416743051] (not the 5.20 one); the same call in the v6.1..v6.5 copy [335559122].
     m, host = at(kernel)
     m.fault_in(SLOT, GFN, host, write=True)
     assert text in flushes(m)[-1]
@@ -317,10 +320,12 @@ def test_remote_fence_is_sbi_before_6_0_and_vcpu_requests_after(kernel, text):
 
 @pytest.mark.parametrize("kernel, names, releases", [
     ("5.16", "stage2_", {"v5.16"}), ("5.18", "stage2_", {"v5.17"}),
-    ("5.19", "gstage_", {"v5.19"}), ("6.5", "gstage_", {"v6.0"}), ("6.6", "gstage_", {"v6.9"})])
+    ("5.19", "gstage_", {"v5.19"}), ("6.5", "gstage_", {"v5.19"}), ("6.6", "gstage_", {"v6.6"}),
+    ("6.8", "gstage_", {"v6.6"}), ("6.9", "gstage_", {"v6.9"})])
 def test_steps_cite_the_code_and_names_of_the_release_run(kernel, names, releases):
-    # Names stage2_* until the 5.19 G-stage rename [37014474530]; each era cites the copy read
-    # ([242339156], cc4f602bc436's, the rename diff, [335559122]); 3e1efe2b67d3 (v6.6) on: v6.9.
+    # Names stage2_* until the 5.19 G-stage rename 26708234eb12 (5.19 pull [37416743051]);
+    # each era cites the copy read ([242339156], cc4f602bc436's, the rename diff, [335559122]);
+    # 3e1efe2b67d3 (v6.6) to v6.8 cite v6.6 for the v6.9 text; never a release after the run.
     m, host = at(kernel)
     m.fault_in(SLOT, GFN, host, write=True)
     m.unmap_gfn_range(one(GFN))
@@ -339,4 +344,20 @@ def test_hooks_at_follow_the_names_and_add_the_5_16_cache_helper():
                                          "stage2_remote_tlb_flush", "stage2_cache_alloc"]
     assert "stage2_cache_alloc" not in {s.function for s in
                                         Model.hooks_at(Release(5, 17))["set_spte_gfn"]}
-    assert Model.hooks_at(Release(6, 6)) == Model.hooks_at(Release(6, 9)) == Model.hooks
+    assert Model.hooks_at(Release(6, 9)) == Model.hooks
+    six = Model.hooks_at(Release(6, 6))
+    assert {k: [s.function for s in v] for k, v in six.items()} == \
+        {k: [s.function for s in v] for k, v in Model.hooks.items()}
+    assert {s.release for v in six.values() for s in v} == {"v6.6"}
+
+
+@pytest.mark.parametrize("kernel, function, release", [
+    ("5.16", "kvm_riscv_stage2_map", "v5.16"), ("5.18", "kvm_riscv_stage2_map", "v5.17"),
+    ("5.19", "kvm_riscv_gstage_map", "v5.19"), ("6.7", "kvm_riscv_gstage_map", "v6.6"),
+    ("6.9", "kvm_riscv_gstage_map", "v6.9")])
+def test_fault_results_cite_the_fault_path_of_the_release_run(kernel, function, release):
+    # kvm_riscv_stage2_map [242339156] until the 26708234eb12 rename (5.19 pull [37416743051]);
+    # the result's source follows the release like the fault's steps do.
+    m, host = at(kernel)
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert (got.source.function, got.source.release) == (function, release)

@@ -74,9 +74,13 @@ def test_a_fault_path_without_the_retry_check_is_caught():
                                       ("vcpu", lambda m, k=None: actors.vcpu_fault(None))))
     out = explore(race, Tdp)
     assert out.violations[STALE] > 0
-    path = out.examples[STALE].path          # the vCPU's steps: read seq, look up, install
+    path = out.examples[STALE].path          # the vCPU's steps: begin, look up, install
     assert path[0] == ("vcpu", 0) and path[-1] == ("vcpu", 2)
-    assert out.steps["vcpu"][0].source.function == "__kvm_faultin_pfn"
+    # A path without a retry check snapshots no sequence and cites no retry predicate.
+    cited = {s.source.function for s in out.steps["vcpu"]}
+    assert not cited & {"mmu_invalidate_retry_gfn", "mmu_invalidate_retry",
+                        "mmu_notifier_retry", "mmu_invalidate_retry_hva"}
+    assert "NO retry check" in out.steps["vcpu"][2].label
 
 
 def test_the_vcpu_uses_its_arch_predicate():

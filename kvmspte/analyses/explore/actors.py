@@ -17,10 +17,14 @@ from kvmspte.records import record, replace
 from collections.abc import Callable
 
 from kvmspte.sim import kvm
-from kvmspte.sim import triggers
+import sys
+
+from kvmspte.analyses.explore import mmeras
+from kvmspte.sim import triggers, vcpu
 from kvmspte.analyses.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
                                    NO_PTL, NONE_PTE, PTL, REFS, REND, RSTART, SEQ, STALE, TARGET)
 from kvmspte.sim.host import PAGE_SIZE, HostPte
+from kvmspte.sim.release import DEFAULT, Release
 from kvmspte.sim.source import Source
 
 SRC_PTL = Source("mm/memory.c", "wp_page_copy",
@@ -37,9 +41,6 @@ SRC_ZAP_PTE = Source("mm/memory.c", "zap_pte_range",
                          "batch (vm_normal_page gives no page for the zero page)")
 SRC_TLB_FINISH = Source("mm/mmu_gather.c", "tlb_finish_mmu",
                         via="frees the gathered pages after invalidate_range_end")
-SRC_SEQ = Source("virt/kvm/kvm_main.c", "__kvm_faultin_pfn",
-                 via="the fault path snapshots mmu_invalidate_seq before looking up the pfn "
-                     "(arch fault paths: kvm_faultin_pfn, user_mem_abort, kvm_riscv_gstage_map…)")
 SRC_GUP_FAST = Source("virt/kvm/kvm_main.c", "hva_to_pfn_fast",
                       via="get_user_page_fast_only(addr, FOLL_WRITE) when the caller can map "
                           "writable (every arch fault path passes &writable): read in pre-6.12 "
@@ -195,9 +196,10 @@ def host_changed(ctx: Ctx, s: list, page: int, before: HostPte, me: int) -> None
 # -- mm writer ---------------------------------------------------------------------------------
 
 
-def writer(trigger: str, wrapped: bool) -> Actor:
+def writer(trigger: str, wrapped: bool, kernel: Release = DEFAULT) -> Actor:
     """The trigger's mm caller at the gfn's page: start, clear+flush under the PTL,
-    set_pte_at_notify (change_pte, then the new PTE), unlock, end, and what it releases."""
+    set_pte_at_notify (change_pte, then the new PTE), unlock, end, and what it releases;
+    each step cites the function of ``kernel`` (kvmspte.analyses.explore.mmeras)."""
     src = triggers.TRIGGERS[trigger].source
     new = _new_pte(trigger)
 
@@ -241,7 +243,14 @@ def writer(trigger: str, wrapped: bool) -> Actor:
     ]
     if not wrapped:
         steps = [s for s in steps if not s.label.startswith("invalidate_range")]
-    return Actor("writer", tuple(steps), (None, False))
+    return Actor("writer", at_release(steps, kernel), (None, False))
+
+
+def at_release(steps, kernel: Release) -> tuple[Step, ...]:
+    """The steps with each v6.9 mm citation replaced by the code of ``kernel``."""
+    return tuple(replace(st, source=mmeras.cite(MM_ERAS, st.source, kernel),
+                         also=tuple(mmeras.cite(MM_ERAS, a, kernel) for a in st.also))
+                 for st in steps)
 
 
 def _unlock(ctx: Ctx, s: list, me: int) -> None:
@@ -286,9 +295,9 @@ def _new_pte(trigger: str) -> HostPte:
 
 
 # -- mm zapper ---------------------------------------------------------------------------------
-def zapper(page: int = TARGET) -> Actor:
+def zapper(page: int = TARGET, kernel: Release = DEFAULT) -> Actor:
     """MADV_DONTNEED of one page: start, clear the PTE (a normal page kept in the gather
-    batch), end, then tlb_finish_mmu frees what it gathered."""
+    batch), end, then tlb_finish_mmu frees what it gathered (cited as at ``kernel``)."""
 
     def clear(ctx: Ctx, s: list, me: int) -> None:
         pte = s[HOST][page]
@@ -301,12 +310,12 @@ def zapper(page: int = TARGET) -> Actor:
         if pfn is not None:
             put_page(s, pfn)
 
-    return Actor("zapper", (
+    return Actor("zapper", at_release((
         Step("invalidate_range_start", SRC_ZAP_START, start),
         Step("take the PTL; clear the PTE; drop the PTL", SRC_ZAP_PTE, clear, ptl_free),
         Step("invalidate_range_end", SRC_ZAP_START, end),
         Step("tlb_finish_mmu: free the gathered page", SRC_TLB_FINISH, finish),
-    ), (None,), page)
+    ), kernel), (None,), page)
 
 
 # -- vCPU fault ----------------------------------------------------------------------------------
@@ -316,57 +325,130 @@ def gup_fast_ok(st) -> bool:
     return pte.present and pte.write
 
 
-def vcpu_fault(retry: str | None, source: Source | None = None) -> Actor:
-    """A guest read fault on the gfn: read the sequence, look the pfn up (GUP-fast without
-    any lock when the PTE is writable, else the slow path under the PTL), then under mmu_lock
-    make the arch's retry check (``retry``: kvmspte.kvm.RETRY_VM or RETRY_GFN; None: no
-    check, a deliberately broken fault path) and install through the arch's fault path.
+#: hva_to_pfn's two ways of taking the page, per era; the v6.9 entry is the one read in full.
+GUP = (*vcpu.GUP, (DEFAULT, (SRC_GUP_FAST, SRC_GUP_SLOW)))
+RELEASE = (*vcpu.RELEASE, (DEFAULT, SRC_RELEASE))
+#: What a fault path without a retry check is cited as when no fault path is named: the
+#: explorer's deliberately broken fault (no kernel release has it).
+SRC_NO_CHECK = Source("-", "no retry check", via="a fault path built without any retry check "
+                                                 "(a what-if, not a release's code)")
+
+
+#: the sequence read's label where the counter had its older name (the explore formats place
+#: a step on KVM's lifeline by the current name)
+SEQ_LABELS = {"mmu_notifier_seq": "read mmu_notifier_seq (mmu_invalidate_seq from v6.1)"}
+
+
+@record(frozen=True)
+class FaultCites:
+    """What each step of a vCPU fault cites at one release, and which retry behaviour
+    (kvmspte.sim.kvm.RETRY_*, or None: no check) its install step has."""
+
+    begin: Step | None
+    #: the sequence counter's name at the release ("" where the path reads none)
+    seq_name: str
+    lookup: tuple[Source, Source]
+    check: str
+    behaviour: str | None
+    install: Source
+    release: Source
+
+
+def fault_cites(retry: str | None, source: Source | None, kernel: Release) -> FaultCites:
+    """The sources of a vCPU fault at ``kernel``: the era's sequence counter and retry
+    predicate (kvmspte.sim.vcpu), the arch's call site ``source`` only where it was read at
+    or before ``kernel``.  A fault with no retry check (``retry`` None) snapshots no
+    sequence and cites only its own fault path (``source``)."""
+    lookup, release = vcpu.at(GUP, kernel), vcpu.at(RELEASE, kernel)
+    if retry is None:
+        path = source or SRC_NO_CHECK
+        return FaultCites(None, "", lookup, "NO retry check", None, path, release)
+    called, behaviour, predicate = vcpu.retry_at(retry, kernel)
+    seq = vcpu.at(vcpu.SEQ, kernel)
+    site = source if source is not None and Release.parse(source.release) <= kernel \
+        else predicate
+    name = seq.function.split(": ")[-1]
+    label = SEQ_LABELS.get(name, f"read {name}")
+    return FaultCites(Step(label, seq, _read_seq), name, lookup,
+                      f"take mmu_lock; {called}", behaviour, site, release)
+
+
+def _read_seq(ctx: Ctx, s: list, me: int) -> None:
+    set_loc(s, me, (s[KVM][SEQ], None, "", ""))
+
+
+def _fault_begins(cites: FaultCites) -> Step:
+    """A fault path without a retry check reads no sequence; the explorer still notes where
+    the fault began (the sequence at that point) to tell an invalidation that began after
+    it."""
+    return cites.begin or Step("the guest fault enters the fault path (it takes no sequence "
+                               "snapshot)", cites.install, _read_seq)
+
+
+def vcpu_fault(retry: str | None, source: Source | None = None,
+               kernel: Release = DEFAULT) -> Actor:
+    """A guest read fault on the gfn at ``kernel``: read the sequence, look the pfn up
+    (GUP-fast without any lock when the PTE is writable, else the slow path under the PTL),
+    then under mmu_lock make the arch's retry check (``retry``: kvmspte.kvm.RETRY_VM or
+    RETRY_GFN as at v6.9, cited and behaving as that era's predicate; None: no check, as in
+    a fault path that has none) and install through the arch's fault path.
     Local state: (sequence read, pte looked up, why it went stale, outcome)."""
+    cites = fault_cites(retry, source, kernel)
+    return Actor("vcpu", (
+        _fault_begins(cites),
+        Step("look up the host pfn (GUP-fast if the PTE is writable, else under the PTL)",
+             cites.lookup[0], _lookup, _lookup_guard, also=(cites.lookup[1],)),
+        Step(f"{cites.check}; install via the arch fault path", cites.install,
+             _installer(cites.behaviour, cites.seq_name)),
+        Step("release the GUP reference", cites.release, _release_ref),
+    ), (None, None, "", ""))
 
-    def read_seq(ctx: Ctx, s: list, me: int) -> None:
-        set_loc(s, me, (s[KVM][SEQ], None, "", ""))
 
-    def lookup_guard(ctx: Ctx, st, me: int) -> bool:
-        return gup_fast_ok(st) or st[PTL] == NO_PTL
+def _lookup_guard(ctx: Ctx, st, me: int) -> bool:
+    return gup_fast_ok(st) or st[PTL] == NO_PTL
 
-    def lookup(ctx: Ctx, s: list, me: int) -> None:
-        pte = s[HOST][TARGET]
-        if not pte.present:           # the host faults the page in: the zero page, read-only
-            pte = HostPte(pfn=triggers.ZERO_PFN, write=False, dirty=False, young=True,
-                          special="zero")
-            set_pte(s, TARGET, pte)
-        get_page(s, pte.pfn)
-        seq = s[LOCS][me][0]
-        set_loc(s, me, (seq, pte, "", ""))
+
+def _lookup(ctx: Ctx, s: list, me: int) -> None:
+    pte = s[HOST][TARGET]
+    if not pte.present:           # the host faults the page in: the zero page, read-only
+        pte = HostPte(pfn=triggers.ZERO_PFN, write=False, dirty=False, young=True,
+                      special="zero")
+        set_pte(s, TARGET, pte)
+    get_page(s, pte.pfn)
+    seq = s[LOCS][me][0]
+    set_loc(s, me, (seq, pte, "", ""))
+
+
+def _must_retry(behaviour: str | None, ctx: Ctx, k, seq: int) -> bool:
+    if behaviour == kvm.RETRY_VM:
+        return kvm.retry_vm(k[IN_PROGRESS], k[SEQ], seq)
+    if behaviour == kvm.RETRY_GFN:
+        return kvm.retry_gfn(k[IN_PROGRESS], k[RSTART], k[REND], k[SEQ], seq,
+                             ctx.m.gfns[TARGET])
+    return False
+
+
+def _installer(behaviour: str | None, seq_name: str) -> Callable:
+    began = f"it read {seq_name}" if seq_name else "its fault began at sequence"
 
     def install(ctx: Ctx, s: list, me: int) -> None:
         seq, pte, why, _ = s[LOCS][me]
-        k = s[KVM]
-        if retry == kvm.RETRY_VM and kvm.retry_vm(k[IN_PROGRESS], k[SEQ], seq) or \
-                retry == kvm.RETRY_GFN and kvm.retry_gfn(k[IN_PROGRESS], k[RSTART], k[REND],
-                                                         k[SEQ], seq, ctx.m.gfns[TARGET]):
+        if _must_retry(behaviour, ctx, s[KVM], seq):
             set_loc(s, me, (seq, pte, why, "retry"))
             return
         if why and not s[STALE]:
-            after = ("an invalidation began after it read mmu_invalidate_seq "
-                     f"{seq}" if why == "start" else
+            after = (f"an invalidation began after {began} {seq}" if why == "start" else
                      "the primary PTE changed after its lookup, with no invalidation to "
                      "tell it")
             s[STALE] = f"a vCPU installed pfn {pte.pfn:#x} although {after}"
         s[ARCH], outcome = ctx.m.fault(s[ARCH], ctx.m.gfns[TARGET], pte)
         set_loc(s, me, (seq, pte, why, outcome))
-
-    def release(ctx: Ctx, s: list, me: int) -> None:
-        put_page(s, s[LOCS][me][1].pfn)
-
-    check = f"{retry}" if retry else "NO retry check"
-    return Actor("vcpu", (
-        Step("read mmu_invalidate_seq", SRC_SEQ, read_seq),
-        Step("look up the host pfn (GUP-fast if the PTE is writable, else under the PTL)",
-             SRC_GUP_FAST, lookup, lookup_guard, also=(SRC_GUP_SLOW,)),
-        Step(f"take mmu_lock; {check}; install via the arch fault path",
-             source or kvm.SRC_RETRY, install),
-        Step("release the GUP reference", SRC_RELEASE, release),
-    ), (None, None, "", ""))
+    return install
 
 
+def _release_ref(ctx: Ctx, s: list, me: int) -> None:
+    put_page(s, s[LOCS][me][1].pfn)
+
+
+#: v6.9 mm Source -> what it stands for in earlier releases (kvmspte.analyses.explore.mmeras)
+MM_ERAS = mmeras.eras(sys.modules[__name__])

@@ -47,23 +47,26 @@ class Race:
 
 
 def vcpu(model, kernel: Release = DEFAULT):
-    """A vCPU fault making the retry check the arch's own fault path makes."""
-    if model.fault_retry is None:
+    """A vCPU fault making the retry check the arch's own fault path makes at ``kernel``
+    (none where that release's path has none), cited as that release's code."""
+    check = model.fault_retry_at(kernel)
+    if check is None:
         raise CannotExist(f"{model.id} does not declare its fault path's retry check",
                           SRC_NO_RETRY)
-    return actors.vcpu_fault(*model.fault_retry)
+    return actors.vcpu_fault(*check, kernel=kernel)
 
 
 def _writer(trigger: str = "cow", wrapped: bool = True):
     """The mm caller; before v3.7 (6bdb913f0a70) no caller had the start/end bracket."""
     def make(model, kernel: Release = DEFAULT):
-        return actors.writer(trigger, wrapped and MM_SWITCHES.active("bracketed", kernel))
+        return actors.writer(trigger, wrapped and MM_SWITCHES.active("bracketed", kernel),
+                             kernel)
     make.unwrapped = not wrapped
     return make
 
 
 def _zapper(page: int = actors.TARGET):
-    return lambda model, kernel=DEFAULT: actors.zapper(page)
+    return lambda model, kernel=DEFAULT: actors.zapper(page, kernel)
 
 
 RACES: dict[str, Race] = {r.name: r for r in (
