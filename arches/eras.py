@@ -27,6 +27,10 @@ class Copy:
     via: str
     #: (v6.9 function, function holding that code in this copy)
     names: tuple[tuple[str, str], ...] = ()
+    #: v6.9 functions with no counterpart in this copy (left out of the hook lists)
+    absent: tuple[str, ...] = ()
+    #: the first release the copy no longer stands for (None: until the next copy)
+    until: Release | None = None
 
 
 def pick(kernel: Release, copies: tuple[Copy, ...], file: str) -> Copy | None:
@@ -34,6 +38,7 @@ def pick(kernel: Release, copies: tuple[Copy, ...], file: str) -> Copy | None:
     best = None
     for copy in copies:
         if file in copy.files and copy.since <= kernel and (
+                copy.until is None or kernel < copy.until) and (
                 best is None or copy.since >= best.since):
             best = copy
     return best
@@ -53,6 +58,11 @@ def redate(source: Source, kernel: Release, copies: tuple[Copy, ...]) -> Source:
 
 def redate_hooks(hooks: dict[str, tuple[Source, ...]], kernel: Release,
                  copies: tuple[Copy, ...]) -> dict[str, tuple[Source, ...]]:
-    """Every hook source of ``hooks`` re-dated for ``kernel`` (``redate``)."""
-    return {name: tuple(redate(s, kernel, copies) for s in sources)
+    """Every hook source of ``hooks`` re-dated for ``kernel`` (``redate``), without the
+    functions the era's copy does not have."""
+    def absent(s: Source) -> bool:
+        copy = pick(kernel, copies, s.file) if s.release == DEFAULT_RELEASE else None
+        return copy is not None and kernel < DEFAULT and s.function in copy.absent
+
+    return {name: tuple(redate(s, kernel, copies) for s in sources if not absent(s))
             for name, sources in hooks.items()}

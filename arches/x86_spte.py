@@ -172,7 +172,8 @@ VIA_SPTE_515 = (
 COPIES = (
     Copy(R("5.15"), (MMU_C,), VIA_MMU_515,
          names=(("direct_map", "__direct_map"),)),
-    Copy(R("6.0"), (MMU_C,), VIA_MMU_60, names=(("direct_map", "__direct_map"),)),
+    Copy(R("6.0"), (MMU_C,), VIA_MMU_60, names=(("direct_map", "__direct_map"),),
+         until=R("6.3")),
     Copy(R("6.6"), (MMU_C,), VIA_MMU_66),
     Copy(R("5.19"), (TDP_C,), VIA_TDP_519),
     Copy(R("6.6"), (TDP_C,), VIA_TDP_66),
