@@ -11,7 +11,7 @@ import pytest
 
 from kvmspte.sim import engine
 from kvmspte.scenarios import loader as scenario
-from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, Model
+from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, PGTABLE_C, Model
 from kvmspte.sim.host import HostMM, HostPte
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, MemoryCache, TablePage
@@ -549,7 +549,28 @@ def test_hooks_at_names_the_hva_functions_before_v5_13():
     mid = Model.hooks_at(Release(5, 10))
     assert mid["set_spte_gfn"][0].function == "kvm_set_spte_hva"
     assert mid["set_spte_gfn"][0].release == "v5.10"
-    assert Model.hooks_at(Release(5, 13)) is Model.hooks
+    assert Model.hooks_at(Release(5, 13)) == Model.hooks   # no copy read for 5.13
+    assert Model.hooks_at(Release(6, 9)) == Model.hooks
+
+
+@pytest.mark.parametrize("kernel, mmu, pgt", [
+    ("5.15", "2597665", "138899356"), ("6.1", "2597665", "138899356"),
+    ("6.6", "69485482386", "7470364385")])
+def test_lts_hooks_cite_the_copies_of_their_era(kernel, mmu, pgt):
+    """5.15/6.1: mmu.c at stored id 2597665 (v5.14-v6.1) and hyp/pgtable.c at 138899356
+    (v5.15-v6.1), where break-before-make is stage2_put_pte and there is no deferred unmap
+    TLBI; 6.6: Android's 6.6 mmu.c [69485482386] and the 6.6 range-TLBI text [7470364385]."""
+    at = Release.parse(kernel)
+    hooks = Model.hooks_at(at)
+    cited = [s for v in hooks.values() for s in v]
+    assert all(Release.parse(s.release) <= at for s in cited)
+    assert hooks["set_spte_gfn"][0].function == "kvm_set_spte_gfn" and mmu in \
+        hooks["set_spte_gfn"][0].via
+    assert any(pgt in s.via for s in cited if s.file == PGTABLE_C)
+    names = {s.function for s in cited}
+    old = at < Release(6, 2)
+    assert ("stage2_try_break_pte" in names) is not old
+    assert ("stage2_unmap_defer_tlb_flush" in names) is not old
 
 
 # -- v3.11: kvm_set_spte_hva -> stage2_set_pte with no cache --------------------------
