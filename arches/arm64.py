@@ -224,6 +224,23 @@ SRC_UNMAP_WALKER_510 = Source(PGTABLE_C, "stage2_unmap_walker", release="v5.10",
                                   "every cleared entry, table or leaf, gets a TLBI by IPA "
                                   "with its own level as hint")
 SRC_DEFER_66 = Source(PGTABLE_C, "stage2_unmap_defer_tlb_flush", release="v6.6", via=VIA_66)
+#: table -> block before the parallel-fault walker: the anchor scheme
+SRC_TABLE_PRE_510 = Source(
+    PGTABLE_C, "stage2_map_walk_table_pre", release="v5.10",
+    via="read in stored ids 52532632576 (a pgtable.c of the v5.13 generation: no CMOs in "
+        "stage2_map_walker_try_leaf yet) and 138899356 (v5.15-v6.1): TABLE_PRE zeroes the "
+        "table entry, invalidates the whole VMID (__kvm_tlb_flush_vmid) and anchors there; "
+        "the LEAF visits below drop their references and stage2_map_walk_table_post frees "
+        "each table page and installs the block at the anchor; the v5.10 text assumed the "
+        "same (the anchor is the original kvm_pgtable design)")
+SRC_TABLE_PRE_62 = Source(
+    PGTABLE_C, "stage2_map_walk_table_pre", release="v6.2",
+    via="the parallel-aware TABLE_PRE (stage2_map_walker_try_leaf on the table entry, which "
+        "stage2_try_break_pte invalidates, then the unlinked table freed) read in the v6.8 copy "
+        "cited at v6.9 and in Android's 6.6 tree [55894699443]; v6.2 from Oliver Upton's "
+        "parallel stage-2 fault series in the KVM/arm64 6.2 merge (its patches, e.g. stored "
+        "ids 30757561495, 12977026261, still on the (addr, end, level) walkers of 6.1), not "
+        "read at the tag")
 
 # -- the copies read for the long-term lines 5.15, 6.1 and 6.6 (kvmspte.arches.eras) -------
 # A v6.9 citation run at one of these releases names the copy of its era instead of the
@@ -349,13 +366,21 @@ SWITCHES = Switches([
     Switch("table_tlbi_no_hint", R("6.9"), "36e008323926",
            "a cleared table entry's TLBI carries no level hint (TLBI_TTL_UNKNOWN); before, "
            "the entry's own level", Source(PGTABLE_C, "stage2_unmap_put_pte", via=VIA_PUT_PTE)),
+    Switch("table_pre_try_leaf", R("6.2"), "parallel stage-2 faults (Oliver Upton; ids not read)",
+           "a table that a block may replace is broken like a leaf (stage2_try_break_pte) and "
+           "the block installed at TABLE_PRE, the unlinked subtree freed after; before, "
+           "TABLE_PRE zeroed the entry, invalidated the whole VMID and anchored, and "
+           "TABLE_POST installed the block once the walk below had dropped its references",
+           SRC_TABLE_PRE_62),
     Switch("walk_eagain_success", R("6.3"), "KVM_PGTABLE_WALK_HANDLE_FAULT (id not read)",
            "-EAGAIN from a walk without HANDLE_FAULT counts as success; before (as read at "
            "~v5.12 [171353416]) it was returned to kvm_set_spte_*, which ignored it",
            Source(PGTABLE_C, "kvm_pgtable_walk_continue", release="v6.3",
                   via="added by Oliver Upton's patch <20221202185156.696189-3-oliver.upton@"
                       "linux.dev> [37777791203] (read); posted 2022-12-02 on top of the "
-                      "v6.2 parallel-fault code, so v6.3 is inferred, not confirmed")),
+                      "v6.2 parallel-fault code; v6.3 confirmed by 'KVM: arm64: Ignore EAGAIN "
+                      "for walks outside of a fault' in the KVM/arm64 6.3 pull's shortlog "
+                      "(stored id 4181060916)")),
 ])
 
 #: 40-bit IPA, 4 KiB granule: stage2_pgtable_levels gives 3, start level 1.
@@ -785,9 +810,28 @@ class Model(RadixViews, ArchModel):
         """stage2_map_walk_table_pre: where a block may replace an existing table, install
         the block in its place and free the unlinked subtree."""
         child = table.entries[idx]
+        if not self.since("table_pre_try_leaf"):
+            return self._anchor_table_to_block(table, idx, gfn, pfn, prot)
         self._try_leaf(table, idx, gfn, pfn, prot, True)
         freed = self.pt.free_subtree(child)
         self.step(f"free the unlinked subtree ({freed} table page(s))", SRC_TABLE_PRE)
+        return OK
+
+    def _anchor_table_to_block(self, table: TablePage, idx: int, gfn: int, pfn: int,
+                               prot: tuple[bool, bool, bool]) -> int:
+        """Before v6.2: TABLE_PRE zeroes the table entry, invalidates the whole VMID and
+        anchors; TABLE_POST frees the tables the walk below released and, back at the
+        anchor, installs the block into the now empty entry (no second break)."""
+        child = table.entries[idx]
+        self.pt.clear_entry(table, idx)
+        self.step(f"TABLE_PRE: a block may replace the table in {self._label(gfn, table.depth)}:"
+                  f" zero the entry and anchor the walk there", SRC_TABLE_PRE_510)
+        self.flush("TLBI the whole VMID (__kvm_tlb_flush_vmid): the detached table may hold "
+                   "many valid leaves", SRC_TABLE_PRE_510)
+        freed = self.pt.free_subtree(child)
+        self.step(f"TABLE_POST: the walk below dropped its references; {freed} table page(s) "
+                  f"freed", SRC_TABLE_PRE_510)
+        self._try_leaf(table, idx, gfn, pfn, prot, True)
         return OK
 
     # -- unmap -----------------------------------------------------------------------

@@ -138,6 +138,30 @@ def test_thp_fault_replaces_existing_l3_table_by_block_and_frees_it():
     assert len(flushes(m, mark)) == 1
 
 
+@pytest.mark.parametrize("kernel", ["5.15", "6.1"])
+def test_before_6_2_a_block_replaces_a_table_through_the_anchor(kernel):
+    """pgtable.c:stage2_map_walk_table_pre/_post before the parallel-fault walker (read at
+    stored ids 52532632576, 138899356): the table entry is zeroed, the whole VMID is
+    invalidated, the tables below are freed and the block lands in the empty entry at
+    TABLE_POST, so no second break.  Same end state as v6.9; the flush differs."""
+    m = Model(Trace(), {}, Release.parse(kernel))
+    m.fault_in(slot(), GFN + 1, host(), write=True)
+    l3 = path(m, GFN)[1][1]
+    parent = path(m, GFN)[0][0]
+    count = parent.refcount
+    mark = m.trace.mark()
+    m.fault_in(slot(), GFN, host(thp=True), write=True)
+    leaf, depth = m.pt.lookup(GFN)
+    assert depth == 1 and l3.id not in m.pt.pages and parent.refcount == count
+    assert [f for f in flushes(m, mark)] == [
+        "TLBI the whole VMID (__kvm_tlb_flush_vmid): the detached table may hold many valid "
+        "leaves"]
+    cited = {s.source for s in m.trace.since(mark) if s.source.function ==
+             "stage2_map_walk_table_pre"}
+    assert {s.release for s in cited} == {"v5.10"} and all("138899356" in s.via for s in cited)
+    assert Model.switches.get("table_pre_try_leaf").since == Release(6, 2)
+
+
 def test_mte_fault_tags_the_mapped_pages():
     """mmu.c:sanitise_mte_tags @ v6.9: a non-permission fault on an MTE VM marks every page
     it maps PG_mte_tagged (the host page's flag, not the model's)."""
