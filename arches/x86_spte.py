@@ -124,7 +124,8 @@ def era(kernel, table):
 TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
 R = Release.parse
 VIA_MMU_515 = (
-    "read at microsoft/WSL2-Linux-Kernel 7169354120d8 (stored id 1662226416), judged v5.15 by "
+    "read at microsoft/WSL2-Linux-Kernel 7169354120d8 (stored id 1662226416; a 5.15.y tree "
+    "with Microsoft's additions, none in the MMU paths read), judged v5.15 by "
     "content: kvm_mmu_hugepage_adjust still takes (gfn, max_level, pfnp, ...), before the 5.16 "
     "kvm_page_fault rework; __direct_map counts pf_fixed itself; pml5_root and "
     "alloc_all_memslots_rmaps present. Same behaviour as modelled: the hugepage step gets the "
