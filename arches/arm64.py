@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from kvmspte.records import replace
 
+from kvmspte.arches import eras
+from kvmspte.arches.eras import Copy
 from kvmspte.sim.host import HostArch, HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -222,6 +224,87 @@ SRC_UNMAP_WALKER_510 = Source(PGTABLE_C, "stage2_unmap_walker", release="v5.10",
                                   "every cleared entry, table or leaf, gets a TLBI by IPA "
                                   "with its own level as hint")
 SRC_DEFER_66 = Source(PGTABLE_C, "stage2_unmap_defer_tlb_flush", release="v6.6", via=VIA_66)
+#: table -> block before the parallel-fault walker: the anchor scheme
+SRC_TABLE_PRE_510 = Source(
+    PGTABLE_C, "stage2_map_walk_table_pre", release="v5.10",
+    via="read in stored ids 52532632576 (a pgtable.c of the v5.13 generation: no CMOs in "
+        "stage2_map_walker_try_leaf yet) and 138899356 (v5.15-v6.1): TABLE_PRE zeroes the "
+        "table entry, invalidates the whole VMID (__kvm_tlb_flush_vmid) and anchors there; "
+        "the LEAF visits below drop their references and stage2_map_walk_table_post frees "
+        "each table page and installs the block at the anchor; the v5.10 text assumed the "
+        "same (the anchor is the original kvm_pgtable design)")
+SRC_TABLE_PRE_62 = Source(
+    PGTABLE_C, "stage2_map_walk_table_pre", release="v6.2",
+    via="the parallel-aware TABLE_PRE (stage2_map_walker_try_leaf on the table entry, which "
+        "stage2_try_break_pte invalidates, then the unlinked table freed) read in the v6.8 copy "
+        "cited at v6.9 and in Android's 6.6 tree [55894699443]; v6.2 from Oliver Upton's "
+        "parallel stage-2 fault series in the KVM/arm64 6.2 merge (its patches, e.g. stored "
+        "ids 30757561495, 12977026261, still on the (addr, end, level) walkers of 6.1), not "
+        "read at the tag")
+
+# -- the copies read for the long-term lines 5.15, 6.1 and 6.6 (kvmspte.arches.eras) -------
+# A v6.9 citation run at one of these releases names the copy of its era instead of the
+# generic era note (VIA_PGT_ERA); the behaviour is chosen by SWITCHES as before.
+MTE_C = "arch/arm64/kernel/mte.c"
+COPYPAGE_C = "arch/arm64/mm/copypage.c"
+VIA_MMU_514 = ("read at stored id 2597665 (full copy of mmu.c, v5.14-v6.1 generation: "
+               "kvm_set_spte_gfn sanitises the new page's MTE tags with PAGE_SIZE, then maps it R "
+               "with no memory cache and returns false; kvm_unmap_gfn_range calls "
+               "__unmap_stage2_range with may_block and returns false); 6.1 still predates "
+               "2dbf12ae132c (applied after v6.1-rc7, see the mte_untagged_return switch)")
+VIA_MMU_66 = ("read at GrapheneOS/kernel_common-6.6 bfb7423bece2 (stored id 69485482386), "
+              "Android's 6.6 common tree: kvm_set_spte_gfn on range->arg.pte (6.6's "
+              "3e1efe2b67d3; mainline's 6.6 hunk also in stored id 23502159366, index "
+              "6db9ef288ec3), MTE untagged -> false, else map R with no cache; "
+              "kvm_unmap_gfn_range, user_mem_abort and kvm_handle_guest_abort as modelled. "
+              "Its pKVM additions (is_protected_kvm_enabled() early returns, pkvm_mem_abort) "
+              "are not mainline and not modelled")
+VIA_PGT_515 = ("read at stored id 138899356 (full copy of hyp/pgtable.c, judged v5.15-v6.1: "
+               "force_pte_cb in kvm_pgtable_hyp_init, the walkers still take (addr, end, level, "
+               "ptep), no KVM_PGTABLE_WALK_SHARED). Break-before-make is stage2_put_pte called "
+               "from stage2_map_walker_try_leaf (zero, TLBI by IPA at the level if valid, "
+               "put_page), the store and get_page follow inline; the unmap walker uses "
+               "stage2_put_pte too; same behaviour as modelled")
+VIA_PGT_66 = ("v6.6: stage2_unmap_put_pte and stage2_unmap_defer_tlb_flush as added by the 6.6 "
+              "range-TLBI series (patch text stored id 7470364385) and as the linux-6.6.y "
+              "backport of f62d4c3eb687 shows them before its fix (stored id 28536614720, "
+              "index 15aa9bad1c28); the parallel-fault map walker (stage2_try_break_pte, "
+              "stage2_make_pte, stage2_map_walker_try_leaf) reads the same in the v6.8 copy "
+              "cited at v6.9 and in Android's 6.6 tree (GrapheneOS/kernel_common-6.6 "
+              "70ee51e2b32e, stored id 55894699443; its pKVM pte_ops hooks not modelled)")
+VIA_S2H = ("stage2_pgtable.h not re-read for 5.15-6.6: the values used (3 levels from level 1 "
+           "for 40 bits, one cache page per level below the root) as read at lougovsk/linux "
+           "05e08b39, and kvm_mmu_cache_min_pages is what user_mem_abort tops up with in the "
+           "v5.14-v6.1 [2597665] and 6.6 [69485482386] mmu.c copies [assumed unchanged]")
+VIA_MTE_513 = ("read at stored id 23701786 (arch/arm64/kernel/mte.c, judged v5.13-v6.1: "
+               "mte_sync_tags(ptep, pte) with check_swap, PG_mte_tagged tested with test_bit "
+               "before 6.2's page_mte_tagged): identical pages with either one tagged compare "
+               "unequal unless they are the same page, as modelled")
+VIA_MTE_66 = ("v6.6 between two readings that agree: the v5.13-v6.1 copy [23701786] and the "
+              "v6.9-era text cited at v6.9; 6.2 only replaced the flag test by "
+              "page_mte_tagged() (the 2dbf12ae132c series) [6.6 itself not read]")
+VIA_COPY_512 = ("read at stored id 433285219 (arch/arm64/mm/copypage.c, blob 0dea80bf6de4 by "
+                "the later diffs against it, e.g. stored id 8942683101; judged v5.12-v6.1: "
+                "set_bit(PG_mte_tagged) and smp_wmb before the tag copy): a tagged source has "
+                "its tags copied and the copy marked tagged, as modelled")
+VIA_COPY_66 = ("blob a7bb20055ce0 (the 2023 kasan fix 2efbafb91e12 onward, so v6.4 and later; "
+               "the base of the 2024 hugetlb-MTE diff) read for v6.9 stands for v6.6: a tagged "
+               "source has its tags copied and the copy marked tagged")
+COPIES = (
+    Copy(Release.parse("5.14"), (MMU_C,), VIA_MMU_514, until=Release.parse("6.2")),
+    Copy(Release.parse("6.6"), (MMU_C,), VIA_MMU_66),
+    Copy(Release.parse("5.15"), (PGTABLE_C,), VIA_PGT_515, until=Release.parse("6.2"),
+         names=(("stage2_try_break_pte", "stage2_put_pte"),
+                ("stage2_make_pte", "stage2_map_walker_try_leaf"),
+                ("stage2_unmap_put_pte", "stage2_put_pte")),
+         absent=("stage2_unmap_defer_tlb_flush",)),
+    Copy(Release.parse("6.6"), (PGTABLE_C,), VIA_PGT_66),
+    Copy(Release.parse("5.15"), (S2_H,), VIA_S2H),
+    Copy(Release.parse("5.13"), (MTE_C,), VIA_MTE_513, until=Release.parse("6.2")),
+    Copy(Release.parse("6.6"), (MTE_C,), VIA_MTE_66),
+    Copy(Release.parse("5.12"), (COPYPAGE_C,), VIA_COPY_512, until=Release.parse("6.2")),
+    Copy(Release.parse("6.6"), (COPYPAGE_C,), VIA_COPY_66),
+)
 
 R = Release.parse
 #: when .change_pte() first reaches arm64's stage-2 code
@@ -283,13 +366,21 @@ SWITCHES = Switches([
     Switch("table_tlbi_no_hint", R("6.9"), "36e008323926",
            "a cleared table entry's TLBI carries no level hint (TLBI_TTL_UNKNOWN); before, "
            "the entry's own level", Source(PGTABLE_C, "stage2_unmap_put_pte", via=VIA_PUT_PTE)),
+    Switch("table_pre_try_leaf", R("6.2"), "parallel stage-2 faults (Oliver Upton; ids not read)",
+           "a table that a block may replace is broken like a leaf (stage2_try_break_pte) and "
+           "the block installed at TABLE_PRE, the unlinked subtree freed after; before, "
+           "TABLE_PRE zeroed the entry, invalidated the whole VMID and anchored, and "
+           "TABLE_POST installed the block once the walk below had dropped its references",
+           SRC_TABLE_PRE_62),
     Switch("walk_eagain_success", R("6.3"), "KVM_PGTABLE_WALK_HANDLE_FAULT (id not read)",
            "-EAGAIN from a walk without HANDLE_FAULT counts as success; before (as read at "
            "~v5.12 [171353416]) it was returned to kvm_set_spte_*, which ignored it",
            Source(PGTABLE_C, "kvm_pgtable_walk_continue", release="v6.3",
                   via="added by Oliver Upton's patch <20221202185156.696189-3-oliver.upton@"
                       "linux.dev> [37777791203] (read); posted 2022-12-02 on top of the "
-                      "v6.2 parallel-fault code, so v6.3 is inferred, not confirmed")),
+                      "v6.2 parallel-fault code; v6.3 confirmed by 'KVM: arm64: Ignore EAGAIN "
+                      "for walks outside of a fault' in the KVM/arm64 6.3 pull's shortlog "
+                      "(stored id 4181060916)")),
 ])
 
 #: 40-bit IPA, 4 KiB granule: stage2_pgtable_levels gives 3, start level 1.
@@ -367,7 +458,7 @@ class Model(RadixViews, ArchModel):
         (kvm_handle_hva walks the memslots); v5.10-v5.12 keep the hva entry points over the
         kvm_pgtable walkers; from v5.13 the gfn-range hooks cited at v6.9."""
         if kernel >= SWITCHES.get("gfn_range").since:
-            return cls.hooks
+            return eras.redate_hooks(cls.hooks, kernel, COPIES)
         if kernel >= SWITCHES.get("kvm_pgtable").since:
             return {**cls.hooks,
                     "unmap_gfn_range": (Source(MMU_C, "kvm_unmap_hva_range", release="v5.10",
@@ -386,10 +477,14 @@ class Model(RadixViews, ArchModel):
 
     def src(self, source: Source) -> Source:
         """The Source a step cites at ``self.kernel``: a v6.9 citation run at an older
-        release names that release's era and the copies that show the same behaviour;
-        sources already dated to an era are kept."""
+        release names the copy read for its era (``COPIES``: 5.15, 6.1, 6.6), else that
+        release's era and the copies that show the same behaviour; sources already dated
+        to an era are kept."""
         if self.kernel >= DEFAULT or source.release != DEFAULT_RELEASE:
             return source
+        dated = eras.redate(source, self.kernel, COPIES)
+        if dated is not source:
+            return dated
         era = str(self._era())
         if self.since("kvm_pgtable"):
             return replace(source, release=era, via=VIA_PGT_ERA)
@@ -421,12 +516,12 @@ class Model(RadixViews, ArchModel):
         if write and slot.readonly:
             why = "a write to a read-only memslot is emulated as MMIO (io_mem_abort)"
             self.step(why, SRC_ABORT)
-            return FaultResult(0, why, SRC_ABORT)
+            return FaultResult(0, why, self.src(SRC_ABORT))
         hit = self.pt.lookup(gfn)
         if hit and (not write or hit[0].write):
             why = "the existing stage-2 leaf already allows this access: no fault is taken"
             self.step(why, SRC_ABORT)
-            return FaultResult(self.pt.g.span(hit[1]), why, SRC_ABORT)
+            return FaultResult(self.pt.g.span(hit[1]), why, self.src(SRC_ABORT))
         perm_granule = self.pt.g.span(hit[1]) if hit else 0
         return self._user_mem_abort(slot, gfn, host, write, perm_granule)
 
@@ -487,6 +582,9 @@ class Model(RadixViews, ArchModel):
     def _sanitise_mte(self, host: HostMM, pfn: int, pages: int) -> None:
         """sanitise_mte_tags: clear tags and mark PG_mte_tagged on each untagged page."""
         host.tag(pfn, pages)
+        # the host judges these tags by its release's memcmp_pages / copy_highpage
+        host.arch = HostArch(compare_refuses_tagged=self.src(SRC_MEMCMP),
+                             copy_keeps_tags=self.src(SRC_COPY_HIGHPAGE))
         self.step(f"VM has MTE: sanitise tags of pfn [{pfn:#x}, {pfn + pages:#x})", SRC_MTE)
 
     def _user_mem_abort(self, slot: Memslot, gfn: int, host: HostMM, write: bool,
@@ -712,9 +810,28 @@ class Model(RadixViews, ArchModel):
         """stage2_map_walk_table_pre: where a block may replace an existing table, install
         the block in its place and free the unlinked subtree."""
         child = table.entries[idx]
+        if not self.since("table_pre_try_leaf"):
+            return self._anchor_table_to_block(table, idx, gfn, pfn, prot)
         self._try_leaf(table, idx, gfn, pfn, prot, True)
         freed = self.pt.free_subtree(child)
         self.step(f"free the unlinked subtree ({freed} table page(s))", SRC_TABLE_PRE)
+        return OK
+
+    def _anchor_table_to_block(self, table: TablePage, idx: int, gfn: int, pfn: int,
+                               prot: tuple[bool, bool, bool]) -> int:
+        """Before v6.2: TABLE_PRE zeroes the table entry, invalidates the whole VMID and
+        anchors; TABLE_POST frees the tables the walk below released and, back at the
+        anchor, installs the block into the now empty entry (no second break)."""
+        child = table.entries[idx]
+        self.pt.clear_entry(table, idx)
+        self.step(f"TABLE_PRE: a block may replace the table in {self._label(gfn, table.depth)}:"
+                  f" zero the entry and anchor the walk there", SRC_TABLE_PRE_510)
+        self.flush("TLBI the whole VMID (__kvm_tlb_flush_vmid): the detached table may hold "
+                   "many valid leaves", SRC_TABLE_PRE_510)
+        freed = self.pt.free_subtree(child)
+        self.step(f"TABLE_POST: the walk below dropped its references; {freed} table page(s) "
+                  f"freed", SRC_TABLE_PRE_510)
+        self._try_leaf(table, idx, gfn, pfn, prot, True)
         return OK
 
     # -- unmap -----------------------------------------------------------------------

@@ -36,7 +36,9 @@ from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
 from kvmspte.sim.pagetable import (
     FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.arches import eras
+from kvmspte.arches.eras import Copy
+from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
 from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 MMU_C = "arch/mips/kvm/mmu.c"
@@ -105,6 +107,20 @@ VIA_512_FLUSH = ("the v5.12 text on the '-' side of '[PATCH 2/4] KVM: MIPS: rewo
                  "read [unverified]")
 VIA_513 = ("merged v5.13..v6.5 text of arch/mips/kvm/mmu.c (range->pte, p4d level), read in a "
            "letter-obfuscated mirror copy (stored id 15739782074)")
+VIA_66 = ("v6.6 text, blob 7b2ac1319d70: the post-image of 3e1efe2b67d3 (range->arg.pte in "
+          "kvm_set_spte_gfn; diff e8c08988ed37..7b2ac1319d70 in stored id 23502159366, merged by "
+          "the kvm-x86-generic-6.6 pull, stored id 493563804). The v6.9 blob 467ee6b95ae1 read "
+          "for the model differs from it only by dropping an unused local of kvm_mips_map_page "
+          "(diff 7b2ac1319d70..467ee6b95ae1, Huacai Chen's and Paolo Bonzini's patches, stored "
+          "ids 18000868261, 928930031), so every function modelled reads as at v6.9")
+VIA_HELPERS_66 = ("read in the mainline side of a merge-conflict copy of the v6.6-v6.9 era (it has "
+                  "pte_mkwrite_novma, the 6.6 rename); the same helpers in a v5.x copy, so v6.6 "
+                  "reads the same; bit positions not modelled")
+#: the copies a v6.9 citation stands for at a v6.6-v6.8 run (kvmspte.arches.eras.redate)
+COPIES_66 = (
+    Copy(Release(6, 6), (MMU_C,), VIA_66),
+    Copy(Release(6, 6), (PGTABLE_H, BITS_H, PGTABLE64_H), VIA_HELPERS_66),
+)
 
 
 def via_helper(src: Source) -> str:
@@ -160,17 +176,20 @@ SWITCHES = Switches([
            Source(MMU_C, "kvm_set_spte_gfn", "v5.13", VIA_513)),
     Switch("arg-pte", Release(6, 6), "3e1efe2b67d3",
            "'KVM: Wrap kvm_{gfn,hva}_range.pte in a per-action union': range->arg.pte; same "
-           "logic (v6.6 inferred from its July 2023 posting); steps cite the v6.9 text from here",
-           SRC_SET_SPTE),
+           "logic. v6.6 read in Sean Christopherson's kvm-x86-generic-6.6 pull (stored id "
+           "493563804), whose only KVM-wide change it is; steps cite the v6.6 text from here",
+           Source(MMU_C, "kvm_set_spte_gfn", "v6.6", VIA_66)),
 ])
 
 
 def cite(src: Source, kernel: Release) -> Source:
-    """The Source of the code a v6.9 citation stands for at ``kernel``: the v6.9 copy from
-    v6.6 on, the merged v5.13 text before that, the v4.11 series (hva handlers) before 5.13.
+    """The Source of the code a v6.9 citation stands for at ``kernel``: the v6.6 text from
+    v6.6 on (``COPIES_66``), the merged v5.13 text before that, the v4.11 series (hva handlers) before 5.13.
     Helpers outside mmu.c were read at v6.9 only; their older citations say so."""
-    if kernel >= SWITCHES.get("arg-pte").since or src.release != "v6.9":
+    if kernel >= DEFAULT or src.release != "v6.9":
         return src
+    if kernel >= SWITCHES.get("arg-pte").since:
+        return eras.redate(src, kernel, COPIES_66)
     if src is SRC_PGD_INDEX and kernel < PGD_INDEX_GENERIC:
         return Source(PGTABLE64_H, "pgd_index", "v4.11",
                       "the MIPS macro that Mike Rapoport's 'mm: consolidate pgd_index() and "
@@ -425,7 +444,7 @@ class Model(RadixViews, ArchModel):
         root TLB entry for the address."""
         if not (self._map_page_fast(gfn, write) or self._map_page_slow(slot, gfn, host, write)):
             return FaultResult(0, "kvm_mips_map_page returned -EFAULT (handled as MMIO)",
-                               SRC_MAP)
+                               self.cite(SRC_MAP))
         if self.since("vz"):
             self.flush(f"kvm_vz_host_tlb_inv for gpa {gfn << PAGE_SHIFT:#x}", SRC_ROOT_FAULT)
         else:
@@ -435,8 +454,9 @@ class Model(RadixViews, ArchModel):
         if host.mapping_pages(slot.gfn_to_hva(gfn)) > 1:
             return FaultResult(1, "kvm_mips_map_page always writes a single PAGE_SIZE pte and "
                                   "kvm_mips_walk_pgd always descends to the pte level: the "
-                                  "MIPS GPA table never maps 2 MiB, even over a THP", SRC_MAP)
-        return FaultResult(1, "kvm_mips_map_page maps one 4 KiB pte", SRC_MAP)
+                                  "MIPS GPA table never maps 2 MiB, even over a THP",
+                               self.cite(SRC_MAP))
+        return FaultResult(1, "kvm_mips_map_page maps one 4 KiB pte", self.cite(SRC_MAP))
 
     def _map_page_fast(self, gfn: int, write: bool) -> bool:
         """_kvm_mips_map_page_fast: only a present pte is handled (mkyoung, and mkdirty

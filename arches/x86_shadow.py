@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from kvmspte.records import replace
 
-from kvmspte.arches import x86_spte as spte
+from kvmspte.arches import eras, x86_spte as spte
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -194,6 +194,12 @@ class Model(RadixViews, ArchModel):
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        """The hooks' sources of each era; v6.9 citations name the copy read for the
+        release (``x86_spte.COPIES``)."""
+        return eras.redate_hooks(cls._hooks_of(kernel), kernel, spte.COPIES)
+
+    @classmethod
+    def _hooks_of(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= cls.switches.get("rmap-rename").since:
             return cls.hooks
         walker, handler, zap = cls._walker_src(kernel), cls._handler_src(kernel), \
@@ -220,6 +226,10 @@ class Model(RadixViews, ArchModel):
         #: (depth, gfn >> (9 * depth)) -> base gfns of the leaf SPTEs on that rmap
         self.rmaps: dict[tuple[int, int], list[int]] = {}
         self._at = self.hooks_at(self.kernel)
+
+    def cite(self, source: Source) -> Source:
+        """A v6.9 citation run at an older release names the copy of its era."""
+        return eras.redate(source, self.kernel, spte.COPIES)
 
     # -- rmaps -------------------------------------------------------------------------
     def _head(self, depth: int, gfn: int) -> tuple[int, int]:
@@ -254,7 +264,7 @@ class Model(RadixViews, ArchModel):
                       spte.map_writable(slot, host, hva), prefetch=False)
         if depth == 0 and self.since("prefetch"):
             self._prefetch(slot, host, gfn)
-        return FaultResult(span, why, adjust)
+        return FaultResult(span, why, self.cite(adjust))
 
     def _map_one(self, gfn: int, depth: int, pfn: int, writable: bool, prefetch: bool) -> None:
         leaf = spte.make_spte(pfn, depth, writable, self.since("mmu-writable-bit"))

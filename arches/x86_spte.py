@@ -12,7 +12,9 @@ from kvmspte.records import replace
 
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Memslot
+from kvmspte.arches.eras import Copy
 from kvmspte.sim.pagetable import Geometry, Leaf
+from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
 
 MMU_C = "arch/x86/kvm/mmu/mmu.c"
@@ -114,3 +116,68 @@ def era(kernel, table):
         if kernel >= since:
             pick = src
     return pick
+
+
+# -- the copies read for the long-term lines (5.15, 6.1, 6.6), as data ---------------------
+# A v6.9 citation run at one of these releases is re-dated to the copy of its era
+# (kvmspte.arches.eras.redate); behaviour is chosen by the models' switch points.
+TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
+R = Release.parse
+VIA_MMU_515 = (
+    "read at microsoft/WSL2-Linux-Kernel 7169354120d8 (stored id 1662226416; a 5.15.y tree "
+    "with Microsoft's additions, none in the MMU paths read), judged v5.15 by "
+    "content: kvm_mmu_hugepage_adjust still takes (gfn, max_level, pfnp, ...), before the 5.16 "
+    "kvm_page_fault rework; __direct_map counts pf_fixed itself; pml5_root and "
+    "alloc_all_memslots_rmaps present. Same behaviour as modelled: the hugepage step gets the "
+    "slot through gfn_to_memslot_dirty_bitmap(no_dirty_log), which returns none (so 4 KiB) "
+    "while dirty tracking is on; direct_pte_prefetch fills the aligned group of 8 at 4 KiB; "
+    "mmu_set_spte calls rmap_add unless the same pfn was already mapped; the pfn lookup "
+    "(__kvm_faultin_pfn at v6.9) not read here under its 5.15 name")
+VIA_MMU_60 = (
+    "read at stored id 30119175777 (a comment-stripped full copy of mmu.c), judged v6.0-v6.2: "
+    "kvm_set_pte_rmap/kvm_zap_rmap (the 6.0 names), sp_has_gptes, role.passthrough, "
+    "is_tdp_mmu_enabled(kvm) and __direct_map still in place (David Matlack's series that "
+    "replaces both is in the KVM/arm64 6.3 pull, stored id 4181060916). Same behaviour as "
+    "modelled for kvm_set_spte_gfn, kvm_unmap_gfn_range, kvm_handle_gfn_range, "
+    "kvm_set_pte_rmap, kvm_zap_rmap, rmap_add, direct_pte_prefetch, kvm_mmu_hugepage_adjust")
+VIA_MMU_66 = (
+    "v6.6: kvm_handle_gfn_range as changed by 3e1efe2b67d3 (range->arg.pte; in the "
+    "kvm-x86-generic-6.6 pull, stored id 493563804; diff ec169f5c7dce..d72f2b20f430 in stored "
+    "id 23502159366). The other functions modelled read the same in the v6.0-v6.2 copy "
+    "[30119175777] and the v6.8-v6.9 copies [23785373], [46041898482] (guest_memfd's "
+    "is_private already in kvm_mmu_hugepage_adjust), so v6.6 between them is taken as the "
+    "same [not read at v6.6 itself]; direct_map carries that name from v6.3")
+VIA_TDP_519 = (
+    "read at stored id 30120788206 (a comment-stripped full copy of tdp_mmu.c), judged "
+    "v5.19-v6.0: tdp_mmu_zap_leafs, the tdp_mmu_zap_wq worker, kvm_mmu_max_gfn, range->pte, "
+    "account_nx still passed to tdp_mmu_link_sp. Same behaviour as modelled: set_spte_gfn acts "
+    "on a present 4 KiB leaf only, writes 0, then the changed-pte SPTE for a read-only new PTE, "
+    "returning true; kvm_tdp_mmu_set_spte_gfn returns the walk's result for generic code to "
+    "flush; kvm_tdp_mmu_unmap_gfn_range zaps leaves only")
+VIA_TDP_66 = (
+    "v6.6: set_spte_gfn as merged in the kvm-x86-generic-6.6 pull (stored id 493563804, its "
+    "conflict resolution shows the 6.6 text: WARN_ON_ONCE on range->arg.pte, the zap through "
+    "tdp_mmu_iter_set_spte(0), the changed-pte SPTE for a read-only PTE) and 3e1efe2b67d3's diff "
+    "[23502159366]; kvm_tdp_mmu_map, tdp_mmu_zap_leafs and handle_changed_spte read the same "
+    "in the v5.19-v6.0 copy [30120788206] and a v6.8-v6.9 copy [24362102] [not read at v6.6]")
+VIA_SPTE_60 = (
+    "kvm_mmu_changed_pte_notifier_make_spte reads the same in the v6.0 mask-rename diff "
+    "(PT64_BASE_ADDR_MASK -> SPTE_BASE_ADDR_MASK, stored id 37251393305) and the v6.9-rc "
+    "removal diff <20240405115815.3226315-2-pbonzini@redhat.com>: new pfn, W, host-writable "
+    "and MMU-writable cleared, then mark_spte_for_access_track; make_spte not re-read for "
+    "v6.0-v6.6 [bits modelled assumed unchanged]")
+VIA_SPTE_515 = (
+    "spte.c not read at v5.15: make_spte as declared in a v5.13-v5.15 spte.h (stored id 680274); "
+    "the bits modelled assumed as at v6.9 [unverified at v5.15]")
+
+COPIES = (
+    Copy(R("5.15"), (MMU_C,), VIA_MMU_515,
+         names=(("direct_map", "__direct_map"),)),
+    Copy(R("6.0"), (MMU_C,), VIA_MMU_60, names=(("direct_map", "__direct_map"),),
+         until=R("6.3")),
+    Copy(R("6.6"), (MMU_C,), VIA_MMU_66),
+    Copy(R("5.19"), (TDP_C,), VIA_TDP_519),
+    Copy(R("6.6"), (TDP_C,), VIA_TDP_66),
+    Copy(R("5.15"), (SPTE_C,), VIA_SPTE_515),
+    Copy(R("6.0"), (SPTE_C,), VIA_SPTE_60),
+)

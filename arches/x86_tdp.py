@@ -18,7 +18,7 @@ and the second write always reported the stale pre-zap SPTE as the old value.
 
 from __future__ import annotations
 
-from kvmspte.arches import x86_spte as spte
+from kvmspte.arches import eras, x86_spte as spte
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -132,8 +132,10 @@ class Model(RadixViews, ArchModel):
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
+        """The hooks' sources of each era; v6.9 citations name the copy read for the
+        release (``x86_spte.COPIES``)."""
         if kernel >= cls.switches.get("batched-flush").since:
-            return cls.hooks
+            return eras.redate_hooks(cls.hooks, kernel, spte.COPIES)
         fault = (SRC_ADJUST_510, SRC_MAP_510)
         if kernel >= cls.switches.get("gfn-range").since:
             return {"fault_in": fault,
@@ -150,6 +152,10 @@ class Model(RadixViews, ArchModel):
         self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
         self._at = self.hooks_at(self.kernel)
 
+    def cite(self, source: Source) -> Source:
+        """A v6.9 citation run at an older release names the copy of its era."""
+        return eras.redate(source, self.kernel, spte.COPIES)
+
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
         modern = self.since("batched-flush")
@@ -164,7 +170,7 @@ class Model(RadixViews, ArchModel):
         got = self.pt.install(gfn & ~(span - 1), depth, leaf, MemoryCache(self.pt.g.levels))
         self.step(f"link {got.allocated} table page(s) and install a {self.pt.g.size(depth)} "
                   f"leaf: pfn {pfn:#x} {leaf.perms}", SRC_MAP if modern else SRC_MAP_510)
-        return FaultResult(span, why, adjust)
+        return FaultResult(span, why, self.cite(adjust))
 
     # -- unmap ----------------------------------------------------------------------
     def unmap_gfn_range(self, rng: GfnRange) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from kvmspte.sim import engine
 from kvmspte.scenarios import loader as scenario
-from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, Model
+from kvmspte.arches.arm64 import EAGAIN, ENOMEM, OK, PGTABLE_C, Model
 from kvmspte.sim.host import HostMM, HostPte
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, MemoryCache, TablePage
@@ -136,6 +136,30 @@ def test_thp_fault_replaces_existing_l3_table_by_block_and_frees_it():
     leaf, depth = m.pt.lookup(GFN)
     assert depth == 1 and l3.id not in m.pt.pages
     assert len(flushes(m, mark)) == 1
+
+
+@pytest.mark.parametrize("kernel", ["5.15", "6.1"])
+def test_before_6_2_a_block_replaces_a_table_through_the_anchor(kernel):
+    """pgtable.c:stage2_map_walk_table_pre/_post before the parallel-fault walker (read at
+    stored ids 52532632576, 138899356): the table entry is zeroed, the whole VMID is
+    invalidated, the tables below are freed and the block lands in the empty entry at
+    TABLE_POST, so no second break.  Same end state as v6.9; the flush differs."""
+    m = Model(Trace(), {}, Release.parse(kernel))
+    m.fault_in(slot(), GFN + 1, host(), write=True)
+    l3 = path(m, GFN)[1][1]
+    parent = path(m, GFN)[0][0]
+    count = parent.refcount
+    mark = m.trace.mark()
+    m.fault_in(slot(), GFN, host(thp=True), write=True)
+    leaf, depth = m.pt.lookup(GFN)
+    assert depth == 1 and l3.id not in m.pt.pages and parent.refcount == count
+    assert [f for f in flushes(m, mark)] == [
+        "TLBI the whole VMID (__kvm_tlb_flush_vmid): the detached table may hold many valid "
+        "leaves"]
+    cited = {s.source for s in m.trace.since(mark) if s.source.function ==
+             "stage2_map_walk_table_pre"}
+    assert {s.release for s in cited} == {"v5.10"} and all("138899356" in s.via for s in cited)
+    assert Model.switches.get("table_pre_try_leaf").since == Release(6, 2)
 
 
 def test_mte_fault_tags_the_mapped_pages():
@@ -549,7 +573,28 @@ def test_hooks_at_names_the_hva_functions_before_v5_13():
     mid = Model.hooks_at(Release(5, 10))
     assert mid["set_spte_gfn"][0].function == "kvm_set_spte_hva"
     assert mid["set_spte_gfn"][0].release == "v5.10"
-    assert Model.hooks_at(Release(5, 13)) is Model.hooks
+    assert Model.hooks_at(Release(5, 13)) == Model.hooks   # no copy read for 5.13
+    assert Model.hooks_at(Release(6, 9)) == Model.hooks
+
+
+@pytest.mark.parametrize("kernel, mmu, pgt", [
+    ("5.15", "2597665", "138899356"), ("6.1", "2597665", "138899356"),
+    ("6.6", "69485482386", "7470364385")])
+def test_lts_hooks_cite_the_copies_of_their_era(kernel, mmu, pgt):
+    """5.15/6.1: mmu.c at stored id 2597665 (v5.14-v6.1) and hyp/pgtable.c at 138899356
+    (v5.15-v6.1), where break-before-make is stage2_put_pte and there is no deferred unmap
+    TLBI; 6.6: Android's 6.6 mmu.c [69485482386] and the 6.6 range-TLBI text [7470364385]."""
+    at = Release.parse(kernel)
+    hooks = Model.hooks_at(at)
+    cited = [s for v in hooks.values() for s in v]
+    assert all(Release.parse(s.release) <= at for s in cited)
+    assert hooks["set_spte_gfn"][0].function == "kvm_set_spte_gfn" and mmu in \
+        hooks["set_spte_gfn"][0].via
+    assert any(pgt in s.via for s in cited if s.file == PGTABLE_C)
+    names = {s.function for s in cited}
+    old = at < Release(6, 2)
+    assert ("stage2_try_break_pte" in names) is not old
+    assert ("stage2_unmap_defer_tlb_flush" in names) is not old
 
 
 # -- v3.11: kvm_set_spte_hva -> stage2_set_pte with no cache --------------------------

@@ -9,6 +9,8 @@ from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
 from kvmspte.testing import NOT_REACHED, SLOT
+from kvmspte.sim.engine import run
+from kvmspte.arches.x86_spte import MMU_C
 
 
 
@@ -247,7 +249,12 @@ def test_rmap_rename_switch_at_6_0_is_a_citation():
     # 2022-07-28 for 6.0, id 66744274936): kvm_set_pte_rmapp -> kvm_set_pte_rmap.
     assert Model.hooks_at(Release.parse("5.19"))["set_spte_gfn"][2].function == \
         "kvm_set_pte_rmapp"
-    assert Model.hooks_at(Release.parse("6.0")) == Model.hooks
+    # from 6.0 the v6.9 names, cited at the copy read for the era (v6.0-v6.2 mmu.c, where
+    # direct_map was still __direct_map)
+    at60 = Model.hooks_at(Release.parse("6.0"))
+    assert [s.function for s in at60["set_spte_gfn"]] == \
+        [s.function for s in Model.hooks["set_spte_gfn"]]
+    assert "__direct_map" in [s.function for s in at60["fault_in"]]
     assert Model.hooks_at(Release.parse("6.9")) == Model.hooks
 
 
@@ -267,3 +274,19 @@ def test_catalogue_runs_at_every_era(rel):
     from kvmspte.sim.engine import run
     for sc in catalogue().values():
         assert isinstance(run(sc, Model, kernel=Release.parse(rel)).verdict, str)
+
+
+@pytest.mark.parametrize("kernel, via, direct", [
+    ("5.15", "1662226416", "__direct_map"), ("6.1", "30119175777", "__direct_map"),
+    ("6.6", "493563804", "direct_map")])
+def test_lts_runs_cite_the_mmu_copy_of_their_era(kernel, via, direct):
+    # 5.15: microsoft/WSL2-Linux-Kernel 7169354120d8 (stored id 1662226416); 6.1: a v6.0-v6.2
+    # copy (30119175777); 6.6: the 6.6 pull's diff plus copies on both sides.  The fault path
+    # was __direct_map until David Matlack's rename in 6.3.
+    at = Release.parse(kernel)
+    res = run(catalogue()["ksm-merge"], Model, kernel=at)
+    mmu = [s.source for s in res.trace if s.source and s.source.file == MMU_C]
+    assert mmu and all(Release.parse(s.release) <= at for s in mmu)
+    assert any(via in s.via for s in mmu)
+    assert direct in [s.function for s in Model.hooks_at(at)["fault_in"]]
+    assert not [s for s in res.read_later() if s.file.startswith("arch/")]

@@ -9,6 +9,7 @@ from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.trace import Trace
 from tests.conftest import run_named
 from kvmspte.testing import NOT_REACHED, SLOT
+from kvmspte.sim.engine import run
 
 
 
@@ -244,9 +245,17 @@ def test_zap_leafs_switch_at_5_18_frees_tables_wholly_in_range_before():
     assert len(m.pt.pages) == pages and m.pt.lookup(GFN) is None
 
 
+def _names(hooks):
+    return {k: [(s.file, s.function) for s in v] for k, v in hooks.items()}
+
+
 def test_v6_9_hooks_unchanged_and_older_cite_5_10():
     assert Model.hooks_at(Release.parse("6.9")) == Model.hooks
-    assert Model.hooks_at(Release.parse("5.18")) == Model.hooks
+    # from 5.18 the same functions; a release with a copy read cites that copy's era
+    at = Release.parse("5.18")
+    assert _names(Model.hooks_at(at)) == _names(Model.hooks)
+    assert all(Release.parse(s.release) <= at for v in Model.hooks_at(at).values() for s in v
+               if s.file == "arch/x86/kvm/mmu/mmu.c")
     assert Model.hooks_at(Release.parse("5.10"))["unmap_gfn_range"][2].function == "zap_gfn_range"
 
 
@@ -266,3 +275,14 @@ def test_catalogue_runs_at_every_era(rel):
     from kvmspte.sim.engine import run
     for sc in catalogue().values():
         assert isinstance(run(sc, Model, kernel=Release.parse(rel)).verdict, str)
+
+
+@pytest.mark.parametrize("kernel, via", [("6.1", "30120788206"), ("6.6", "493563804")])
+def test_lts_runs_cite_the_tdp_mmu_copy_of_their_era(kernel, via):
+    # set_spte_gfn read in a v5.19-v6.0 full copy (stored id 30120788206) for 6.1, and in the
+    # kvm-x86-generic-6.6 pull's merge text (stored id 493563804) for 6.6; release <= the run.
+    at = Release.parse(kernel)
+    res = run(catalogue()["ksm-merge"], Model, kernel=at)
+    cited = [s.source for s in res.trace if s.source and s.source.function == "set_spte_gfn"]
+    assert cited and all(via in s.via and Release.parse(s.release) <= at for s in cited)
+    assert not [s for s in res.read_later() if s.file.startswith("arch/")]
