@@ -31,15 +31,22 @@ class Copy:
     absent: tuple[str, ...] = ()
     #: the first release the copy no longer stands for (None: until the next copy)
     until: Release | None = None
+    #: the v6.9 functions of ``files`` it was read for (None: every function cited there)
+    functions: frozenset[str] | None = None
+
+    def covers(self, file: str, function: str, kernel: Release) -> bool:
+        return (file in self.files and self.since <= kernel
+                and (self.until is None or kernel < self.until)
+                and (self.functions is None or function in self.functions))
 
 
-def pick(kernel: Release, copies: tuple[Copy, ...], file: str) -> Copy | None:
-    """The latest copy of ``file`` whose era has begun at ``kernel`` (None: no copy read)."""
+def pick(kernel: Release, copies: tuple[Copy, ...], file: str,
+         function: str = "") -> Copy | None:
+    """The latest copy of ``file`` (read for ``function``, when a copy names its functions)
+    whose era has begun at ``kernel``; None: no such copy was read."""
     best = None
     for copy in copies:
-        if file in copy.files and copy.since <= kernel and (
-                copy.until is None or kernel < copy.until) and (
-                best is None or copy.since >= best.since):
+        if copy.covers(file, function, kernel) and (best is None or copy.since >= best.since):
             best = copy
     return best
 
@@ -49,7 +56,7 @@ def redate(source: Source, kernel: Release, copies: tuple[Copy, ...]) -> Source:
     copy of its era; every other citation (already dated, or no copy read) is kept."""
     if source is None or kernel >= DEFAULT or source.release != DEFAULT_RELEASE:
         return source
-    copy = pick(kernel, copies, source.file)
+    copy = pick(kernel, copies, source.file, source.function)
     if copy is None:
         return source
     function = dict(copy.names).get(source.function, source.function)
@@ -61,7 +68,8 @@ def redate_hooks(hooks: dict[str, tuple[Source, ...]], kernel: Release,
     """Every hook source of ``hooks`` re-dated for ``kernel`` (``redate``), without the
     functions the era's copy does not have."""
     def absent(s: Source) -> bool:
-        copy = pick(kernel, copies, s.file) if s.release == DEFAULT_RELEASE else None
+        copy = (pick(kernel, copies, s.file, s.function) if s.release == DEFAULT_RELEASE
+                else None)
         return copy is not None and kernel < DEFAULT and s.function in copy.absent
 
     return {name: tuple(redate(s, kernel, copies) for s in sources if not absent(s))

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 from kvmspte.records import record
 
-from kvmspte.arches import ppc_eras as eras
+from kvmspte.arches import eras
+from kvmspte.arches.ppc_eras import COPIES as ERA_COPIES
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -265,14 +266,14 @@ class Model(ArchModel):
             self.cite(self.src_map), self.cite(self.src_pflush), self.cite(self.src_inval))
 
     def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older gfn-era release names the copies read for it
-        (``ppc_eras``); other sources are kept."""
-        return eras.redate(source, self.kernel, SWITCHES.get("gfn-hooks").since)
+        """A v6.9 citation run at an older release names the copy read for its era
+        (``ppc_eras.COPIES``); other sources are kept."""
+        return eras.redate(source, self.kernel, ERA_COPIES)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SWITCHES.get("gfn-hooks").since:
-            return eras.redate_hooks(cls.hooks, kernel, SWITCHES.get("gfn-hooks").since)
+            return eras.redate_hooks(cls.hooks, kernel, ERA_COPIES)
         if kernel < SWITCHES.get("pflush").since:
             return {"fault_in": (SRC_MAP_PAGE_37, SRC_CACHE_NEXT, SRC_CACHE_MAP),
                     "unmap_gfn_range": (SRC_UNMAP_RANGE_37, SRC_UNMAP_HVA_37,
