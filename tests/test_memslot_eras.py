@@ -145,3 +145,14 @@ def test_catalogue_read_only_and_invalid_citations_in_runs_are_not_later():
                 late += [(str(kernel), sc.name, model.id, str(s)) for s in srcs
                          if Release.parse(s.release) > kernel]
     assert not late, late[:10]
+
+
+def test_expect_at_tables_hold():
+    cat = catalogue()
+    for name in ("ksm-merge-readonly", "ksm-merge-invalid-slot"):
+        sc = cat[name]
+        for key, table in sc.expect_at.items():
+            kernel = Release.parse(key)
+            for arch_id, verdict in table.items():
+                got = run(sc, registry.models()[arch_id], kernel=kernel).verdict
+                assert got == verdict, (name, key, arch_id)
