@@ -15,7 +15,7 @@ from __future__ import annotations
 from kvmspte.records import record, field
 
 from kvmspte import envelope
-from kvmspte.sim import triggers
+from kvmspte.sim import memslot, triggers
 from kvmspte.sim.engine import SRC_ARRIVE, SRC_REMOVED
 from kvmspte.sim.kvm import GENERIC
 from kvmspte.sim.release import FIRST, REMOVED, Release, Switch, Switches
@@ -92,7 +92,8 @@ class History:
 
 def tables(model: type) -> list[tuple[str, Switches]]:
     """The switch tables a run of ``model`` consults, labelled as the history names them."""
-    return [("generic", GENERIC), ("mm", triggers.MM_SWITCHES), (model.id, model.switches)]
+    return [("generic", GENERIC), ("mm", triggers.MM_SWITCHES), (model.id, model.switches),
+            ("memslot", memslot.readonly_table(model.readonly_mem))]
 
 
 _POINTS: dict[tuple, tuple[Release, ...]] = {}
@@ -106,7 +107,7 @@ def switch_points(models: list[type]) -> list[Release]:
         got = {BEFORE, FIRST, REMOVED}
         got.update(GENERIC.releases(), triggers.MM_SWITCHES.releases())
         for m in models:
-            got.update(m.switches.releases())
+            got.update(m.switches.releases(), memslot.edges(m.readonly_mem))
             if m.arrived is not None:
                 got.add(m.arrived.since)
         _POINTS[key] = tuple(sorted(got))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kvmspte.records import record, field, replace
 
-from kvmspte.sim import triggers, vcpu
+from kvmspte.sim import memslot, triggers, vcpu
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Kvm, Memslot
 from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
@@ -59,9 +59,9 @@ class Run:
     neighbour_gfn: int = TARGET_GFN + 1
 
 
-SRC_INVALIDATE_SLOT = Source("virt/kvm/kvm_main.c", "kvm_invalidate_memslot",
-                             via="the invalid copy of a slot being deleted or moved is what "
-                                 "notifiers see until the update completes")
+#: the function that publishes the invalid copy of a slot being deleted or moved, at v6.9;
+#: at other releases kvmspte.sim.memslot.invalidation names the one of that era
+SRC_INVALIDATE_SLOT = memslot.invalidation(DEFAULT)[1]
 
 
 def make_slot(sc: Scenario) -> Memslot:
@@ -72,11 +72,12 @@ def make_slot(sc: Scenario) -> Memslot:
 
 
 def invalidate_slot(r: "Run") -> None:
-    """KVM_MEMSLOT_INVALID: swap in the invalid copy of the slot, as a DELETE/MOVE does."""
+    """KVM_MEMSLOT_INVALID: swap in the invalid copy of the slot, as a DELETE (and, in the
+    releases read with it, a MOVE) does; cited at the function of the run's release."""
+    what, src = memslot.invalidation(r.kernel)
     old = r.kvm.memslots[0]
     r.kvm.memslots[0] = replace(old, invalid=True)
-    r.trace.step("kvm", f"memslot {old.id} is being deleted or moved: KVM_MEMSLOT_INVALID set",
-                 SRC_INVALIDATE_SLOT)
+    r.trace.step("kvm", f"memslot {old.id} is being {what}: KVM_MEMSLOT_INVALID set", src)
 
 
 def fault(run: Run, slot: Memslot, gfn: int) -> FaultResult:
@@ -159,7 +160,7 @@ def setup(sc: Scenario, model: type[ArchModel], trace: Trace | None = None,
     memslot, the host, and the starting mappings built through the arch's own fault path.
     Raises CannotExist when that starting state cannot exist on the arch."""
     r = start(sc, model, kernel, trace)
-    check_slot_flags(sc, model)
+    check_slot_flags(sc, model, kernel)
     build_state(r, r.kvm.memslots[0])
     if r.na:
         raise CannotExist(r.na, r.na_source or Source("-", "-"))
@@ -206,16 +207,19 @@ def apply_mm(host: HostMM, ev: triggers.Event) -> None:
         host.set_pte(ev.start, ev.pte)
 
 
-SRC_FLAGS = Source("virt/kvm/kvm_main.c", "check_memory_region_flags",
-                   via="KVM_MEM_READONLY is a valid flag only with CONFIG_HAVE_KVM_READONLY_MEM")
+#: the flag check at v6.9; kvmspte.sim.memslot.FLAGS_ERAS has the one of each release
+SRC_FLAGS = memslot.era(memslot.FLAGS_ERAS, DEFAULT)
 
 
-def check_slot_flags(sc: Scenario, model: type[ArchModel]) -> None:
-    """check_memory_region_flags: a read-only memslot exists only where the arch
-    selects HAVE_KVM_READONLY_MEM."""
-    if sc.readonly and model.readonly_mem is None:
-        raise CannotExist("KVM_SET_USER_MEMORY_REGION rejects KVM_MEM_READONLY with -EINVAL: "
-                          "the arch's Kconfig does not select HAVE_KVM_READONLY_MEM", SRC_FLAGS)
+def check_slot_flags(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT) -> None:
+    """The memslot's flags at ``kernel``: a read-only slot exists only once KVM_MEM_READONLY
+    does and the arch accepts it (check_memory_region_flags), a slot flagged
+    KVM_MEMSLOT_INVALID only once a deletion publishes one."""
+    why = memslot.readonly_refusal(model.readonly_mem, kernel) if sc.readonly else None
+    if why is None and sc.invalid:
+        why = memslot.invalid_refusal(kernel)
+    if why is not None:
+        raise CannotExist(*why)
 
 
 def start(sc: Scenario, model: type[ArchModel], kernel: Release = DEFAULT,
@@ -266,7 +270,8 @@ def check_release(r: Run) -> None:
 def code_span(model: type[ArchModel], kernel: Release):
     """The release range over which the modelled code (generic, mm, arch) stays the same."""
     came = [model.arrived.since] if model.arrived is not None else []
-    return span(kernel, [GENERIC, triggers.MM_SWITCHES, model.switches], edges=[REMOVED, *came])
+    return span(kernel, [GENERIC, triggers.MM_SWITCHES, model.switches],
+                edges=[REMOVED, *came, *memslot.edges(model.readonly_mem)])
 
 
 def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
@@ -283,7 +288,7 @@ def run(sc: Scenario, model: type[ArchModel], *, views: bool = False,
     check_release(r)
     try:
         if not r.na:
-            check_slot_flags(sc, model)
+            check_slot_flags(sc, model, kernel)
             build_state(r, slot)
     except CannotExist as exc:
         r.na, r.na_source = exc.reason, exc.source

@@ -83,6 +83,23 @@ V504 = "read in a full copy judged v5.4 (stored id 47602487221)"
 V26 = ("Izik Eidus' 'add support for change_pte mmu notifiers' patches (stored ids 17218753334, "
        "28752436576), the pre-merge form of 3da0dd433dc3")
 GENERIC = Switches([
+    Switch("memslot-invalid", Release(2, 6, 34), "bc6678a33d9b",
+           "a slot being deleted is first republished as a copy flagged KVM_MEMSLOT_INVALID and "
+           "its mappings flushed after an SRCU grace period (before: the shadow MMU was flushed "
+           "and the slot replaced under mmu_lock, so no notifier met a flagged slot)",
+           Source(MAIN, "__kvm_set_memory_region", "v2.6.34",
+                  via="'KVM: introduce kvm->srcu and convert kvm_set_memory_region to SRCU "
+                      "update' (Marcelo Tosatti, 23 Dec 2009), the origin named by the Fixes "
+                      "tag in stored id 16586515607; the delete-only form read in the base of "
+                      "stored id 13259756703; the earlier form in stored id 428910408")),
+    Switch("readonly-mem", Release(3, 7), "4d8b81abc47b",
+           "the KVM_MEM_READONLY memslot flag exists; KVM_SET_USER_MEMORY_REGION accepts it "
+           "only on an arch that defines __KVM_HAVE_READONLY_MEM (kvmspte.sim.memslot)",
+           Source(MAIN, "check_memory_region_flags", "v3.7",
+                  via="'KVM: introduce readonly memslot' (Xiao Guangrong, 2012): the flag and, "
+                      "under __KVM_HAVE_READONLY_MEM, KVM_CAP_READONLY_MEM (the commit's "
+                      "include/linux/kvm.h and arch/x86/include/asm/kvm.h hunks via gitiles "
+                      "mirrors); the checker's v3.7 body not read")),
     Switch("flush-on-return", Release(5, 0), "748c0e312fce",
            "kvm_set_spte_hva returns int and generic change_pte flushes remote TLBs when it is "
            "non-zero (before: void, an arch flushed inside its own handler)",
