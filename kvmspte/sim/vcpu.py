@@ -38,13 +38,16 @@ which every lookup path reaches at 3.6 and at 3.8 alike.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
 
 from kvmspte.sim import kvm
 from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing stays off the start-up path (see kvmspte.plugins.contract)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 MAIN = "virt/kvm/kvm_main.c"
 HOST_H = "include/linux/kvm_host.h"
