@@ -70,9 +70,9 @@ VIA_H_ENTER = (
     "H_PARAMETER; a present PTE gives the pfn, and read-only when the HPTE asks for write and "
     "the PTE is not writable; with a pfn the entry is VALID, else ABSENT; under the rmap lock "
     "mmu_invalidate_retry turns a VALID entry ABSENT, else kvmppc_add_revmap_chain links it and "
-    "R/C are kept only where the rmap has them. The same in copy 2310820074 (v4.17-v5.7, "
-    "__find_linux_pte with interrupts off, no early check) and the new side of merge copy "
-    "3059436873; find_kvm_host_pte came with Aneesh Kumar's 2020 series (RFC "
+    "R/C are kept only where the rmap has them. The same in intel/tdx copy 6926275224 (about "
+    "v6.0: mmu_updating_retry), the new side of merge copy 3059436873, and copy 2310820074 "
+    "(v4.17-v5.7: __find_linux_pte with interrupts off, no early check); find_kvm_host_pte came with Aneesh Kumar's 2020 series (RFC "
     "<20200227065620.50804-16-aneesh.kumar@linux.ibm.com>, stored id 21679780581), merge release "
     "not verified")
 VIA_H_ENTER_33 = (
@@ -85,16 +85,23 @@ VIA_H_ENTER_33 = (
     "lookup_linux_pte_and_update) and copy 2310820074 (v4.17-v5.7: kvmppc_do_h_enter, "
     "__find_linux_pte); the body moved to kvmppc_do_h_enter at a release not verified, "
     "kvmppc_h_enter staying as the real-mode wrapper")
+VIA_BOOK3S_64_H = ("stored copy 40086437794 of kvm_book3s_64.h (find_kvm_host_pte calls "
+                   "mmu_invalidate_retry: v6.1 or later), the same in copy 9589467 "
+                   "(mmu_notifier_retry: v5.8-v6.0 by content)")
 VIA_READ_UPDATE = (
-    "stored copy 9589467 of kvm_book3s_64.h (its pte_present test dates it after Aneesh "
-    "Kumar's 2020 patch, stored id 47090157980): waits for H_PAGE_BUSY to clear; a "
-    "non-present PTE reads as none; a present one is made young, and dirty too when the HPTE "
-    "asks for write and the PTE is writable, by an atomic exchange")
+    f"{VIA_BOOK3S_64_H}: waits for H_PAGE_BUSY to clear; a non-present PTE reads as none; a "
+    "present one is made young, and dirty too when the HPTE asks for write and the PTE is "
+    "writable, by an atomic exchange")
+VIA_FIND_HOST_PTE = (
+    f"{VIA_BOOK3S_64_H}: with kvm->mmu_lock held, returns no PTE when the retry check reports "
+    "an invalidation since the sequence was read, else walks the host page table "
+    "(__find_linux_pte on kvm->mm)")
 
 SRC_H_ENTER = Source(hv.RM_MMU_C, "kvmppc_do_h_enter", via=VIA_H_ENTER)
 SRC_H_ENTER_33 = Source(hv.RM_MMU_C, "kvmppc_h_enter", "v3.3", VIA_H_ENTER_33)
 SRC_READ_UPDATE = Source(eras.KVM_BOOK3S_64_H, "kvmppc_read_update_linux_pte",
                          via=VIA_READ_UPDATE)
+SRC_FIND_HOST_PTE = Source(eras.KVM_BOOK3S_64_H, "find_kvm_host_pte", via=VIA_FIND_HOST_PTE)
 SRC_PAGE_FAULT = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", via=hv.VIA_MMU_HV)
 SRC_ADD_REVMAP = Source(hv.RM_MMU_C, "kvmppc_add_revmap_chain", via=VIA_RM)
 SRC_UNMAP_RMAPP = Source(hv.MMU_HV_C, "kvm_unmap_rmapp", via=hv.VIA_MMU_HV)
@@ -258,8 +265,8 @@ class Model(hv.HvModel):
     #: the HPTE page size the model's guest uses, in 4 KiB pages (a key of HPTE_SIZES)
     guest_pages = 1
     hooks = {
-        "fault_in": (SRC_H_ENTER, SRC_READ_UPDATE, SRC_ADD_REVMAP, SRC_PAGE_FAULT,
-                     SRC_INVALIDATE, SRC_MMU_RC),
+        "fault_in": (SRC_H_ENTER, SRC_FIND_HOST_PTE, SRC_READ_UPDATE, SRC_ADD_REVMAP,
+                     SRC_PAGE_FAULT, SRC_INVALIDATE, SRC_MMU_RC),
         "unmap_gfn_range": (hv.SRC_UNMAP_GFN_RANGE, hv.SRC_OPS_HV, hv.SRC_UNMAP_HV,
                             SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE, SRC_INVALIDATE, hv.SRC_DIRTY_MAP),
         "set_spte_gfn": (hv.SRC_SET_SPTE_GFN, hv.SRC_OPS_HV, hv.SRC_SET_SPTE_HV,
@@ -276,6 +283,7 @@ class Model(hv.HvModel):
         self.src_fault = SRC_PAGE_FAULT if gfn_era else SRC_PAGE_FAULT_33
         self.src_h_enter = SRC_H_ENTER if gfn_era else SRC_H_ENTER_33
         self.src_read_pte = SRC_READ_UPDATE if gfn_era else SRC_H_ENTER_33
+        self.src_find_pte = SRC_FIND_HOST_PTE if gfn_era else SRC_H_ENTER_33
         self.src_invalidate = (SRC_INVALIDATE if gfn_era else SRC_INVALIDATE_314
                                if self.kernel >= Release(3, 14) else SRC_INVALIDATE_33)
         if gfn_era:
@@ -283,7 +291,8 @@ class Model(hv.HvModel):
         else:
             self.src_unmap = (SRC_UNMAP_HPTE_415 if self.since("dirty-bitmap-at-unmap")
                               else SRC_UNMAP_RMAPP_33)
-        self.cite_all("src_fault", "src_h_enter", "src_read_pte", "src_invalidate", "src_unmap")
+        self.cite_all("src_fault", "src_h_enter", "src_read_pte", "src_find_pte",
+                      "src_invalidate", "src_unmap")
 
     # -- release-dependent sources ------------------------------------------------------
     @classmethod
@@ -387,7 +396,8 @@ class Model(hv.HvModel):
         src, hva = self.src_h_enter, slot.gfn_to_hva(base)
         if retry and self.since("gfn-hooks"):
             self.step(f"find_kvm_host_pte under kvm->mmu_lock: {self._seq_names()[1]} reports "
-                      "an invalidation in progress, so no host PTE is returned", src)
+                      "an invalidation in progress, so no host PTE is returned",
+                      self.src_find_pte)
             return None
         hp = host.pte(hva)
         if not hp.present:

@@ -34,8 +34,9 @@ def one(gfn, slot=SLOT):
 
 # -- fault path -------------------------------------------------------------------------
 # H_ENTER: book3s_hv_rm_mmu.c:kvmppc_do_h_enter @ v6.9, read in stored copy 91330101 (v6.1+:
-# mmu_invalidate_seq / mmu_invalidate_retry); the Linux PTE update in
-# kvm_book3s_64.h:kvmppc_read_update_linux_pte @ v6.9, stored copy 9589467.
+# mmu_invalidate_seq / mmu_invalidate_retry); its host PTE walk and update in
+# kvm_book3s_64.h:find_kvm_host_pte / kvmppc_read_update_linux_pte @ v6.9, stored copy
+# 40086437794 (v6.1+).
 
 def test_h_enter_with_the_host_page_present_makes_the_hpte_valid_and_links_it_at_once():
     # kvmppc_do_h_enter @ v6.9 (copy 91330101): the Linux PTE of the hva is present, so its
@@ -99,6 +100,9 @@ def test_invalidation_in_progress_stores_the_hpte_absent_and_unlinked():
         assert GFN not in m.hpt.rmaps, kernel
         texts = " ".join(s.text for s in m.trace.steps)
         assert ("find_kvm_host_pte" in texts) is (kernel == "6.9"), kernel
+        # find_kvm_host_pte (kvm_book3s_64.h @ v6.9, stored copy 40086437794) returns no PTE
+        # while the retry check fails
+        assert (("find_kvm_host_pte", "v6.9") in sources(m)) is (kernel == "6.9"), kernel
         assert ("under the rmap lock" in texts) is (kernel != "6.9"), kernel
         got = m.fault_in(SLOT, GFN, host, write=True)
         assert got.source.function == "kvmppc_book3s_hv_page_fault", kernel
