@@ -10,17 +10,24 @@ Structure (our own small model, not a radix tree):
   circular list threaded through ``rev[].forw/back``, head first) and the R/C
   bits harvested from HPTEs that were unmapped.
 
-The guest creates its HPTEs with H_ENTER; an entry for a page the hypervisor has
-not backed yet is stored ABSENT, and the hypervisor page fault
-(kvmppc_book3s_hv_page_fault) backs it: VALID, host pfn, linked into the rmap
-chain of its *base* gfn.  Unmapping (kvm_unmap_rmapp) drains the chain of one
-gfn: each HPTE goes back to ABSENT (the guest's view is kept), is tlbie'd, and
-its R/C move to the rmap (C also to the dirty bitmap).
+The guest creates its HPTEs with H_ENTER (kvmppc_do_h_enter).  When the host Linux PTE
+of the page's hva is present, H_ENTER itself makes the entry VALID with that host pfn
+(read-only if the host PTE is not writable) and links it into the rmap chain of its *base*
+gfn; it stores the entry ABSENT only when there is no valid memslot (emulated MMIO), no
+present host PTE, or an invalidation is in progress (the mmu_invalidate_retry check under
+the rmap lock), and refuses with H_PARAMETER, storing nothing, an HPTE larger than the host
+page.  An ABSENT entry is backed later by the hypervisor page fault
+(kvmppc_book3s_hv_page_fault), which does the same linking.  Unmapping (kvm_unmap_rmapp)
+drains the chain of one gfn: each HPTE goes back to ABSENT (the guest's view is kept), is
+tlbie'd, and its R/C move to the rmap (C also to the dirty bitmap).
 
-Page sizes: HPTEs are 4K, 64K or 16M; there is no 2 MiB HPTE size, and the hypervisor
-refuses an HPTE larger than the host page backing it.  The model's guest uses 4K
-HPTEs (``guest_pages``; tests also use 64K and 16M).  Not modelled: HPT resizing,
-nested guests, WIMG/cache-inhibited mappings, HPTE/rmap locking.
+Page sizes: HPTEs are 4K, 64K or 16M; there is no 2 MiB HPTE size, and H_ENTER refuses an
+HPTE larger than the host page backing it (the page fault, for an ABSENT one, too).  The
+model's guest uses 4K HPTEs (``guest_pages``; tests also use 64K and 16M).  Not modelled:
+HPT resizing, nested guests, WIMG/cache-inhibited mappings, HPTE/rmap locking, and whether
+a host page table exists under a non-present PTE (H_ENTER's size check runs only where the
+host PTE is present).  The young/dirty update H_ENTER makes to the host Linux PTE is traced,
+not applied to the model's host.
 
 Releases (``switches``): change_pte reaches this code from v3.3 (342d3db763f2) and in every
 release it unmaps the gfn's HPTE chain (ABSENT, synchronous tlbie, R/C kept, new PTE never
@@ -31,6 +38,10 @@ POWER7 or later, and the switch only records the check; from v4.15 (e641a317830b
 harvested at unmap also goes into the memslot dirty bitmap (before, only into the rmap's
 CHANGED bit, read at KVM_GET_DIRTY_LOG).  Before v3.7 the generic layer does not bracket
 change_pte with an invalidation, so the hook finds the HPTE still valid and unmaps it.
+H_ENTER backs a present host page at once in every copy read, v3.3 to v6.9 (``VIA_H_ENTER``,
+``VIA_H_ENTER_33``); only the function holding the body (kvmppc_h_enter in the v3.3 form,
+kvmppc_do_h_enter later) and the host page-table walk differ, and from v5.13 the copies read
+do the first invalidation check inside that walk, before the page-size check.
 """
 
 from __future__ import annotations
@@ -38,19 +49,59 @@ from __future__ import annotations
 from kvmspte.records import record, field
 
 from kvmspte.arches import ppc_book3s_hv as hv
+from kvmspte.arches import ppc_eras as eras
 from kvmspte.sim.host import HostMM
+from kvmspte.sim import kvm as kvm_generic
 from kvmspte.sim.kvm import Memslot
 from kvmspte.sim import faultretry
 from kvmspte.plugins.contract import FaultResult, Mapping
 from kvmspte.sim.release import Release, Switch, Switches
 from kvmspte.sim.source import Source
 
-VIA_RM = ("not re-read for v6.9: from the research note (§4.4 step 13, memory of the v6.x body; "
-          "2019 KVMPPC_RMAP_HPT patch context)")
+VIA_RM = ("stored copy 2310820074 of book3s_hv_rm_mmu.c (torvalds/linux 010e85f9: "
+          "mmu_notifier_seq and __find_linux_pte, so v4.17-v5.7): a new HPTE goes at the tail "
+          "of the circular chain whose head the rmap word holds, or starts the chain and sets "
+          "PRESENT and the HPT flag; not re-read in the v6.1+ copy 91330101")
+VIA_H_ENTER = (
+    "stored copy 91330101 of book3s_hv_rm_mmu.c (mmu_invalidate_seq / mmu_invalidate_retry: "
+    "v6.1 or later, read as the v6.9 text): the sequence is read first; with a valid memslot "
+    "the hva's Linux PTE is found by find_kvm_host_pte under kvm->mmu_lock (which returns "
+    "nothing when an invalidation is in progress); a host page smaller than the HPTE gives "
+    "H_PARAMETER; a present PTE gives the pfn, and read-only when the HPTE asks for write and "
+    "the PTE is not writable; with a pfn the entry is VALID, else ABSENT; under the rmap lock "
+    "mmu_invalidate_retry turns a VALID entry ABSENT, else kvmppc_add_revmap_chain links it and "
+    "R/C are kept only where the rmap has them. The same in intel/tdx copy 6926275224 (about "
+    "v6.0: mmu_updating_retry), the new side of merge copy 3059436873, and copy 2310820074 "
+    "(v4.17-v5.7: __find_linux_pte with interrupts off, no early check); find_kvm_host_pte came with Aneesh Kumar's 2020 series (RFC "
+    "<20200227065620.50804-16-aneesh.kumar@linux.ibm.com>, stored id 21679780581), merge release "
+    "not verified")
+VIA_H_ENTER_33 = (
+    "HEAD side of merge copy 3059436873 (vcpu-based kvmppc_h_enter holding the body, fixed "
+    "HPT_NPTE, mmu_notifier_retry(vcpu, ...): the v3.3-v3.5 form): with using_mmu_notifiers "
+    "(set on the modelled POWER7+ host) the hva's Linux PTE is looked up (lookup_linux_pte); a "
+    "present one gives the pfn (read-only if not writable) and a VALID entry, none an ABSENT "
+    "one; a smaller host page gives H_PARAMETER; under the rmap lock the retry check turns a "
+    "VALID entry ABSENT, else it is linked. The same in copy 35009576 (v3.14 on: "
+    "lookup_linux_pte_and_update) and copy 2310820074 (v4.17-v5.7: kvmppc_do_h_enter, "
+    "__find_linux_pte); the body moved to kvmppc_do_h_enter at a release not verified, "
+    "kvmppc_h_enter staying as the real-mode wrapper")
+VIA_BOOK3S_64_H = ("stored copy 40086437794 of kvm_book3s_64.h (find_kvm_host_pte calls "
+                   "mmu_invalidate_retry: v6.1 or later), the same in copy 9589467 "
+                   "(mmu_notifier_retry: v5.8-v6.0 by content)")
+VIA_READ_UPDATE = (
+    f"{VIA_BOOK3S_64_H}: waits for H_PAGE_BUSY to clear; a non-present PTE reads as none; a "
+    "present one is made young, and dirty too when the HPTE asks for write and the PTE is "
+    "writable, by an atomic exchange")
+VIA_FIND_HOST_PTE = (
+    f"{VIA_BOOK3S_64_H}: with kvm->mmu_lock held, returns no PTE when the retry check reports "
+    "an invalidation since the sequence was read, else walks the host page table "
+    "(__find_linux_pte on kvm->mm)")
 
-SRC_H_ENTER = Source(hv.RM_MMU_C, "kvmppc_do_h_enter",
-                     via="research note §4.4: the guest creates HPTEs through H_ENTER; an entry "
-                         "for a page not yet backed is stored HPTE_V_ABSENT")
+SRC_H_ENTER = Source(hv.RM_MMU_C, "kvmppc_do_h_enter", via=VIA_H_ENTER)
+SRC_H_ENTER_33 = Source(hv.RM_MMU_C, "kvmppc_h_enter", "v3.3", VIA_H_ENTER_33)
+SRC_READ_UPDATE = Source(eras.KVM_BOOK3S_64_H, "kvmppc_read_update_linux_pte",
+                         via=VIA_READ_UPDATE)
+SRC_FIND_HOST_PTE = Source(eras.KVM_BOOK3S_64_H, "find_kvm_host_pte", via=VIA_FIND_HOST_PTE)
 SRC_PAGE_FAULT = Source(hv.MMU_HV_C, "kvmppc_book3s_hv_page_fault", via=hv.VIA_MMU_HV)
 SRC_ADD_REVMAP = Source(hv.RM_MMU_C, "kvmppc_add_revmap_chain", via=VIA_RM)
 SRC_UNMAP_RMAPP = Source(hv.MMU_HV_C, "kvm_unmap_rmapp", via=hv.VIA_MMU_HV)
@@ -214,7 +265,8 @@ class Model(hv.HvModel):
     #: the HPTE page size the model's guest uses, in 4 KiB pages (a key of HPTE_SIZES)
     guest_pages = 1
     hooks = {
-        "fault_in": (SRC_PAGE_FAULT, SRC_H_ENTER, SRC_ADD_REVMAP, SRC_INVALIDATE, SRC_MMU_RC),
+        "fault_in": (SRC_H_ENTER, SRC_FIND_HOST_PTE, SRC_READ_UPDATE, SRC_ADD_REVMAP,
+                     SRC_PAGE_FAULT, SRC_INVALIDATE, SRC_MMU_RC),
         "unmap_gfn_range": (hv.SRC_UNMAP_GFN_RANGE, hv.SRC_OPS_HV, hv.SRC_UNMAP_HV,
                             SRC_UNMAP_RMAPP, SRC_UNMAP_HPTE, SRC_INVALIDATE, hv.SRC_DIRTY_MAP),
         "set_spte_gfn": (hv.SRC_SET_SPTE_GFN, hv.SRC_OPS_HV, hv.SRC_SET_SPTE_HV,
@@ -229,6 +281,9 @@ class Model(hv.HvModel):
         self.hpt = Hpt()
         gfn_era = self.since("gfn-hooks")
         self.src_fault = SRC_PAGE_FAULT if gfn_era else SRC_PAGE_FAULT_33
+        self.src_h_enter = SRC_H_ENTER if gfn_era else SRC_H_ENTER_33
+        self.src_read_pte = SRC_READ_UPDATE if gfn_era else SRC_H_ENTER_33
+        self.src_find_pte = SRC_FIND_HOST_PTE if gfn_era else SRC_H_ENTER_33
         self.src_invalidate = (SRC_INVALIDATE if gfn_era else SRC_INVALIDATE_314
                                if self.kernel >= Release(3, 14) else SRC_INVALIDATE_33)
         if gfn_era:
@@ -236,7 +291,8 @@ class Model(hv.HvModel):
         else:
             self.src_unmap = (SRC_UNMAP_HPTE_415 if self.since("dirty-bitmap-at-unmap")
                               else SRC_UNMAP_RMAPP_33)
-        self.cite_all("src_fault", "src_invalidate", "src_unmap")
+        self.cite_all("src_fault", "src_h_enter", "src_read_pte", "src_find_pte",
+                      "src_invalidate", "src_unmap")
 
     # -- release-dependent sources ------------------------------------------------------
     @classmethod
@@ -260,7 +316,7 @@ class Model(hv.HvModel):
         for hook in ("unmap_gfn_range", "set_spte_gfn"):
             head = out[hook][:len(out[hook]) - len(cls.hooks[hook][3:])]
             out[hook] = head + tail
-        out["fault_in"] = (SRC_PAGE_FAULT_33,) + cls.hooks["fault_in"][1:3] + (inval, SRC_MMU_RC)
+        out["fault_in"] = (SRC_H_ENTER_33, SRC_ADD_REVMAP, SRC_PAGE_FAULT_33, inval, SRC_MMU_RC)
         return out
 
     def handler_text(self) -> str:
@@ -276,27 +332,107 @@ class Model(hv.HvModel):
 
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:
-        """The guest's H_ENTER (if it has no HPTE for the page yet), then the hypervisor page
-        fault on the ABSENT entry; the retried access sets R (and C on a store)."""
-        hpte = self.hpt.find(gfn, self.guest_pages) or self._h_enter(gfn, self.guest_pages)
-        ret = self._page_fault(slot, hpte, host)
-        if ret:
-            return FaultResult(0, ret, self.src_fault)
-        self._guest_access(hpte, write)
-        return FaultResult(hpte.pages, self._size_reason(hpte, host, slot), self.src_fault)
+        """The guest's H_ENTER when it has no HPTE for the page yet, which backs a present host
+        page at once; the hypervisor page fault only for an entry left ABSENT (or an existing
+        HPTE the guest faults on); then the retried access sets R (and C on a store).  The
+        engine calls this only when no invalidation races with it, so H_ENTER's retry check
+        passes here (``_h_enter(retry=True)`` takes the other branch)."""
+        hpte = self.hpt.find(gfn, self.guest_pages)
+        entered = hpte is None
+        if entered:
+            hpte, why = self._h_enter(slot, gfn, self.guest_pages, host)
+            if hpte is None:
+                return FaultResult(0, why, self.src_h_enter)
+        if not (entered and hpte.valid):
+            entered = False
+            ret = self._page_fault(slot, hpte, host)
+            if ret:
+                return FaultResult(0, ret, self.src_fault)
+        self._guest_access(hpte, write, entered)
+        return FaultResult(hpte.pages, self._size_reason(hpte, host, slot),
+                           self.src_h_enter if entered else self.src_fault)
 
-    def _h_enter(self, gfn: int, pages: int) -> Hpte:
-        hpte = Hpte(self.hpt.free_index(gfn, pages), gfn & ~(pages - 1), pages)
+    def _h_enter(self, slot: Memslot, gfn: int, pages: int, host: HostMM,
+                 retry: bool = False) -> tuple[Hpte | None, str]:
+        """kvmppc_do_h_enter (kvmppc_h_enter in the v3.3 form): the new HPTE, VALID and linked
+        when the host page is present and no invalidation is in progress (``retry`` False),
+        else ABSENT; (None, why) for H_PARAMETER, where nothing is stored."""
+        base, src = gfn & ~(pages - 1), self.src_h_enter
+        self.step(f"guest H_ENTER: {HPTE_SIZES[pages]} HPTE for gfn {base:#x}; read "
+                  f"{self._seq_names()[0]}", src)
+        if slot.invalid:
+            return self._store(base, pages, "no valid memslot: stored ABSENT, marked as "
+                                            "emulated MMIO (key 31)"), ""
+        found = self._h_enter_lookup(slot, base, pages, host, retry)
+        if isinstance(found, str):
+            self.step(found, src)
+            return None, found
+        if found is None:
+            return self._store(base, pages, "no host pfn: stored ABSENT, for the hypervisor "
+                                            "page fault to back"), ""
+        pfn, write_ok = found
+        check = self._seq_names()[1]
+        if retry:
+            return self._store(base, pages, f"under the rmap lock {check} reports an "
+                                            "invalidation in progress: stored ABSENT, not "
+                                            "linked"), ""
+        hpte = self._store(base, pages, None)
+        self.step(f"HPTE {hpte.index:#x}: the host pfn makes it VALID; under the rmap lock "
+                  f"{check} reports no invalidation", src)
+        self._back(slot, hpte, pfn, write_ok, src)
+        return hpte, ""
+
+    def _seq_names(self) -> tuple[str, str]:
+        """The notifier sequence and its retry check as the release names them."""
+        if self.kernel >= kvm_generic.GENERIC.get("invalidate-rename").since:
+            return "mmu_invalidate_seq", "mmu_invalidate_retry"
+        return "mmu_notifier_seq", "mmu_notifier_retry"
+
+    def _h_enter_lookup(self, slot: Memslot, base: int, pages: int, host: HostMM,
+                        retry: bool) -> tuple[int, bool] | str | None:
+        """The host Linux PTE walk of H_ENTER: (pfn, write_ok), None (no pfn: store ABSENT),
+        or why H_PARAMETER.  From v5.13 the copies read check for an invalidation inside the
+        walk (find_kvm_host_pte) and find no PTE then; before, only under the rmap lock."""
+        src, hva = self.src_h_enter, slot.gfn_to_hva(base)
+        if retry and self.since("gfn-hooks"):
+            self.step(f"find_kvm_host_pte under kvm->mmu_lock: {self._seq_names()[1]} reports "
+                      "an invalidation in progress, so no host PTE is returned",
+                      self.src_find_pte)
+            return None
+        hp = host.pte(hva)
+        if not hp.present:
+            self.step(f"no present host Linux PTE at hva {hva:#x}", self.src_read_pte)
+            return None
+        host_pages = host.mapping_pages(hva)
+        if pages > host_pages:
+            return (f"HPTE size {HPTE_SIZES[pages]} is larger than the host page "
+                    f"({size_label(host_pages)}): H_PARAMETER to the guest, nothing stored")
+        update = ""
+        if self.since("gfn-hooks"):       # the young/dirty update read for this era only
+            update = "; marked young" + (", and dirty since the guest's HPTE asks for write"
+                                         if hp.write else "")
+        self.step(f"host Linux PTE at hva {hva:#x} present (pfn {hp.pfn:#x}, "
+                  f"{'writable' if hp.write else 'read-only'}){update}", self.src_read_pte)
+        if not hp.write:
+            self.step("the HPTE asks for write but the host PTE is not writable: "
+                      "hpte_make_readonly", src)
+        return hp.pfn & ~(pages - 1), hp.write
+
+    def _store(self, base: int, pages: int, why: str | None) -> Hpte:
+        """Take a free slot of the HPTE group and save the guest's R word (guest_rpte); an
+        entry with a ``why`` is written ABSENT."""
+        hpte = Hpte(self.hpt.free_index(base, pages), base, pages)
         self.hpt.hptes[hpte.index] = hpte
-        self.step(f"guest H_ENTER: {HPTE_SIZES[pages]} HPTE {hpte.index:#x} for gfn "
-                  f"{hpte.gfn:#x}, stored ABSENT (not backed yet)", SRC_H_ENTER)
+        if why is not None:
+            self.step(f"HPTE {hpte.index:#x}: {why}", self.src_h_enter)
         return hpte
 
     def _size_reason(self, hpte: Hpte, host: HostMM, slot: Memslot) -> str:
         host_pages = host.mapping_pages(slot.gfn_to_hva(hpte.gfn))
         fits = max(p for p in HPTE_SIZES if p <= host_pages)
         return (f"HPTE page sizes are 4K, 64K and 16M, none of them 2 MiB; "
-                f"kvmppc_book3s_hv_page_fault refuses an HPTE larger than its host page "
+                f"{self.src_h_enter.function} refuses (H_PARAMETER) an HPTE larger than its "
+                f"host page, as kvmppc_book3s_hv_page_fault does for an absent one "
                 f"({size_label(host_pages)} here, so at most {HPTE_SIZES[fits]}), and this "
                 f"guest's HPTE is {HPTE_SIZES[hpte.pages]}")
 
@@ -339,13 +475,16 @@ class Model(hv.HvModel):
                       "this path, so the model keeps write_ok", self.src_fault)
         return True
 
-    def _back(self, slot: Memslot, hpte: Hpte, pfn: int, write_ok: bool) -> None:
-        """Under the HPTE lock: VALID, !ABSENT, new R word; link into the base gfn's rmap, or,
-        if it was already valid, invalidate it first and keep its R/C."""
+    def _back(self, slot: Memslot, hpte: Hpte, pfn: int, write_ok: bool,
+              src: Source | None = None) -> None:
+        """Under the HPTE lock (H_ENTER's or the page fault's, ``src``): VALID, !ABSENT, new R
+        word; link into the base gfn's rmap, or, if it was already valid, invalidate it first
+        and keep its R/C."""
+        src = src or self.src_fault
         rmap = self.hpt.rmap(hpte.gfn)
         if hpte.valid:
             self.step(f"HPTE {hpte.index:#x} already valid: make it absent and invalidate it, "
-                      "keeping R/C", self.src_fault)
+                      "keeping R/C", src)
             self._invalidate(hpte)
         else:
             hpte.r, hpte.c = rmap.r and hpte.guest_r, rmap.c and hpte.guest_c
@@ -353,16 +492,23 @@ class Model(hv.HvModel):
             self.step(f"link HPTE {hpte.index:#x} at the tail of the rmap chain of gfn "
                       f"{hpte.gfn:#x}", SRC_ADD_REVMAP)
         hpte.pfn, hpte.write, hpte.valid, hpte.absent = pfn, write_ok, True, False
+        dirty = ""
+        if write_ok and src is self.src_fault:
+            dirty = "; set_page_dirty_lock" if self.since("gfn-hooks") else "; SetPageDirty"
         self.step(f"HPTE {hpte.index:#x} valid: pfn {pfn:#x} {hpte.perms}"
-                  + ("" if write_ok else " (hpte_make_readonly)")
-                  + (("; set_page_dirty_lock" if self.since("gfn-hooks") else "; SetPageDirty")
-                     if write_ok else ""), self.src_fault)
+                  + ("" if write_ok else " (hpte_make_readonly)") + dirty, src)
 
-    def _guest_access(self, hpte: Hpte, write: bool) -> None:
+    def _guest_access(self, hpte: Hpte, write: bool, entered: bool = False) -> None:
+        """The guest's access through the valid HPTE: the MMU sets R, and C on a store (after
+        H_ENTER returned H_SUCCESS, or after the page fault resumed the guest)."""
         hpte.r = True
         hpte.c = hpte.c or (write and hpte.write)
-        self.step(f"the retried guest access sets R{' and C' if hpte.c else ''} in HPTE "
-                  f"{hpte.index:#x}", SRC_MMU_RC)
+        rc = f"R{' and C' if hpte.c else ''} in HPTE {hpte.index:#x}"
+        if entered:
+            self.step(f"H_ENTER returns H_SUCCESS; the guest's access through the valid HPTE "
+                      f"sets {rc} (hardware)", self.src_h_enter)
+        else:
+            self.step(f"the retried guest access sets {rc}", SRC_MMU_RC)
 
     # -- unmap ----------------------------------------------------------------------
     def unmap_gfn(self, slot: Memslot, gfn: int) -> bool:

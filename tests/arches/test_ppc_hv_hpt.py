@@ -33,41 +33,104 @@ def one(gfn, slot=SLOT):
 
 
 # -- fault path -------------------------------------------------------------------------
+# H_ENTER: book3s_hv_rm_mmu.c:kvmppc_do_h_enter @ v6.9, read in stored copy 91330101 (v6.1+:
+# mmu_invalidate_seq / mmu_invalidate_retry); its host PTE walk and update in
+# kvm_book3s_64.h:find_kvm_host_pte / kvmppc_read_update_linux_pte @ v6.9, stored copy
+# 40086437794 (v6.1+).
 
-def test_fault_backs_the_absent_hpte_and_links_it_under_its_gfn():
-    # kvmppc_do_h_enter stores an unbacked HPTE ABSENT; kvmppc_book3s_hv_page_fault sets VALID,
-    # clears ABSENT, writes the host pfn and links the index into the rmap chain
-    # (kvmppc_add_revmap_chain); the retried store sets R and C.
+def test_h_enter_with_the_host_page_present_makes_the_hpte_valid_and_links_it_at_once():
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): the Linux PTE of the hva is present, so its
+    # pfn goes into the R word and the entry is VALID; under the rmap lock no invalidation is
+    # in progress, so kvmppc_add_revmap_chain links it.  No hypervisor page fault runs.  The
+    # retried store then sets R and C.
     m, host = fresh()
     got = m.fault_in(SLOT, GFN, host, write=True)
-    assert got.pages == 1
+    assert got.pages == 1 and got.source.function == "kvmppc_do_h_enter"
     (h,) = m.hpt.hptes.values()
-    assert (h.valid, h.absent, h.pfn, h.perms, h.r, h.c) == (True, False, 0x80210, "rwx", True, True)
+    assert (h.valid, h.absent, h.pfn, h.perms) == (True, False, 0x80210, "rwx")
+    assert (h.r, h.c) == (True, True)
     assert m.hpt.rmaps[GFN].chain == [h.index]
     assert m.lookup(GFN).pfn == 0x80210
+    ran = {s.source.function for s in m.trace.steps}
+    assert "kvmppc_book3s_hv_page_fault" not in ran
+    assert {"kvmppc_do_h_enter", "kvmppc_read_update_linux_pte",
+            "kvmppc_add_revmap_chain"} <= ran
+    # the Linux PTE is made young and dirty (kvmppc_read_update_linux_pte), not the page
+    # (set_page_dirty_lock is the page fault's)
+    texts = " ".join(s.text for s in m.trace.steps)
+    assert "dirty since the guest's HPTE asks for write" in texts
+    assert "set_page_dirty_lock" not in texts
 
 
 def test_read_only_host_page_gives_a_read_only_hpte_with_only_r():
-    # kvmppc_book3s_hv_page_fault: fast GUP with FOLL_WRITE fails, the slow path reports the
-    # page not writable -> hpte_make_readonly; a load sets only R.
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): the HPTE asks for write and the host PTE is
+    # not writable -> hpte_make_readonly; kvmppc_read_update_linux_pte marks it young only;
+    # a load sets only R.
     m, host = fresh(pte=HostPte(0, write=False, dirty=False))
     m.fault_in(SLOT, GFN, host, write=False)
     (h,) = m.hpt.hptes.values()
-    assert (h.perms, h.r, h.c) == ("r-x", True, False)
+    assert (h.valid, h.perms, h.r, h.c) == (True, "r-x", True, False)
+    assert any("hpte_make_readonly" in s.text for s in m.trace.steps)
+
+
+def test_no_host_page_stores_the_hpte_absent_for_the_hypervisor_page_fault():
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): kvmppc_read_update_linux_pte reads a
+    # non-present PTE as none, so there is no pfn: the entry is written ABSENT and not linked.
+    # kvmppc_book3s_hv_page_fault backs it later (here once the host page is present).
+    m, host = fresh(pte=HostPte(0, present=False))
+    hpte, why = m._h_enter(SLOT, GFN, 1, host)
+    assert why == "" and (hpte.valid, hpte.absent, hpte.pfn) == (False, True, None)
+    assert GFN not in m.hpt.rmaps
+    host.set_pte(HVA + 0x210 * 4096, HostPte(0x80210, write=True, dirty=True))
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.source.function == "kvmppc_book3s_hv_page_fault"
+    assert (hpte.valid, hpte.pfn) == (True, 0x80210) and m.hpt.rmaps[GFN].chain == [hpte.index]
+
+
+def test_invalidation_in_progress_stores_the_hpte_absent_and_unlinked():
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): find_kvm_host_pte returns no PTE when
+    # mmu_invalidate_retry reports an invalidation, so the entry is ABSENT; the older copies
+    # (2310820074, v4.17-v5.7; HEAD side of 3059436873, v3.3) find the pfn but the same check
+    # under the rmap lock writes the entry ABSENT instead of linking it.  The later page
+    # fault backs and links it.
+    for kernel in ("6.9", "4.19", "3.4"):
+        m, host = at(kernel)
+        hpte, why = m._h_enter(SLOT, GFN, 1, host, retry=True)
+        assert why == "" and (hpte.valid, hpte.absent) == (False, True), kernel
+        assert GFN not in m.hpt.rmaps, kernel
+        texts = " ".join(s.text for s in m.trace.steps)
+        assert ("find_kvm_host_pte" in texts) is (kernel == "6.9"), kernel
+        # find_kvm_host_pte (kvm_book3s_64.h @ v6.9, stored copy 40086437794) returns no PTE
+        # while the retry check fails
+        assert (("find_kvm_host_pte", "v6.9") in sources(m)) is (kernel == "6.9"), kernel
+        assert ("under the rmap lock" in texts) is (kernel != "6.9"), kernel
+        got = m.fault_in(SLOT, GFN, host, write=True)
+        assert got.source.function == "kvmppc_book3s_hv_page_fault", kernel
+        assert hpte.valid and m.hpt.rmaps[GFN].chain == [hpte.index], kernel
+
+
+def test_invalid_memslot_stores_an_absent_mmio_hpte():
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): no valid memslot -> ABSENT with key 31
+    # (emulated MMIO), nothing linked; the page fault then emulates the access.
+    m, host = fresh()
+    hpte, _ = m._h_enter(replace(SLOT, invalid=True), GFN, 1, host)
+    assert (hpte.valid, hpte.absent) == (False, True) and not m.hpt.rmaps
+    assert any("emulated MMIO" in s.text for s in m.trace.steps)
 
 
 def test_thp_host_still_gets_a_4k_hpte_so_no_2m_mapping():
     # HPTE sizes are 4K/64K/16M (note §4.5): there is no 2 MiB HPTE; the guest's 4K HPTE is
-    # backed by one sub-page of the THP.
+    # backed by one sub-page of the THP at H_ENTER (kvmppc_do_h_enter @ v6.9, copy 91330101).
     m, host = fresh(thp=True)
     got = m.fault_in(SLOT, GFN, host, write=True)
-    assert got.pages == 1 and got.source.function == "kvmppc_book3s_hv_page_fault"
+    assert got.pages == 1 and got.source.function == "kvmppc_do_h_enter"
+    assert "H_PARAMETER" in got.why
     assert m.lookup(GFN).pages == 1 and m.lookup(GFN + 1) is None
 
 
 def test_64k_hpte_on_a_thp_host_is_linked_under_its_base_gfn_only():
-    # kvmppc_book3s_hv_page_fault: psize <= host page size is allowed; the rmap used is
-    # memslot->arch.rmap[gfn_base - base_gfn].
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): psize <= host page size is allowed; the rmap
+    # used is memslot->arch.rmap[gfn_base - base_gfn].
     m, host = fresh(thp=True, guest_pages=16)
     got = m.fault_in(SLOT, GFN + 3, host, write=True)
     (h,) = m.hpt.hptes.values()
@@ -76,14 +139,46 @@ def test_64k_hpte_on_a_thp_host_is_linked_under_its_base_gfn_only():
     assert m.lookup(GFN + 15).pages == 16
 
 
-def test_hpte_larger_than_the_host_page_is_refused():
-    # kvmppc_book3s_hv_page_fault: psize > host page size -> -EFAULT, nothing linked.
-    for thp, pages in ((False, 16), (True, 4096)):
-        m, host = fresh(thp=thp, guest_pages=pages)
-        got = m.fault_in(SLOT, GFN, host, write=True)
-        assert got.pages == 0 and "-EFAULT" in got.why
-        assert not m.hpt.rmaps.get(GFN, None) or not m.hpt.rmaps[GFN].present
-        assert m.lookup(GFN) is None
+def test_hpte_larger_than_the_host_page_is_refused_by_h_enter():
+    # kvmppc_do_h_enter @ v6.9 (copy 91330101): host page size < psize -> H_PARAMETER back to
+    # the guest before any HPTE slot is taken: nothing stored, nothing linked, no page fault.
+    # The v3.3 form (HEAD side of copy 3059436873) refuses the same way in kvmppc_h_enter.
+    for kernel, fn in (("6.9", "kvmppc_do_h_enter"), ("3.4", "kvmppc_h_enter")):
+        for thp, pages in ((False, 16), (True, 4096)):
+            m, host = at(kernel, thp=thp)
+            m.guest_pages = pages
+            got = m.fault_in(SLOT, GFN, host, write=True)
+            assert got.pages == 0 and "H_PARAMETER" in got.why, (kernel, pages)
+            assert got.source.function == fn, kernel
+            assert m.hpt.hptes == {} and not m.hpt.rmaps and m.lookup(GFN) is None
+            assert "kvmppc_book3s_hv_page_fault" not in {s.source.function
+                                                        for s in m.trace.steps}
+
+
+def test_page_fault_still_refuses_an_oversized_absent_hpte():
+    # kvmppc_book3s_hv_page_fault (intel/tdx copy 98ba09b4, about v6.0): an ABSENT HPTE
+    # larger than the host page fails with -EFAULT; such an entry can only come from an
+    # H_ENTER that found no host PTE (kvmppc_do_h_enter @ v6.9, copy 91330101).
+    m, host = fresh(pte=HostPte(0, present=False), guest_pages=16)
+    hpte, _ = m._h_enter(SLOT, GFN, 16, host)
+    assert hpte.absent
+    host.set_pte(HVA + 0x210 * 4096, HostPte(0x80210, write=True, dirty=True))
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert got.pages == 0 and "-EFAULT" in got.why
+    assert got.source.function == "kvmppc_book3s_hv_page_fault" and not m.hpt.rmaps
+
+
+def test_v3_4_h_enter_cites_kvmppc_h_enter_at_v3_3():
+    # HEAD side of merge copy 3059436873: the v3.3 body is in the vcpu-based kvmppc_h_enter;
+    # it backs a present host page at once, as v6.9 does.
+    m, host = at("3.4")
+    got = m.fault_in(SLOT, GFN, host, write=True)
+    assert (got.source.function, got.source.release) == ("kvmppc_h_enter", "v3.3")
+    assert ("kvmppc_h_enter", "v3.3") in sources(m)
+    assert not any(f.startswith("kvmppc_do_h_enter") or f == "kvmppc_read_update_linux_pte"
+                   for f, _ in sources(m))
+    (h,) = m.hpt.hptes.values()
+    assert h.valid and m.hpt.rmaps[GFN].chain == [h.index]
 
 
 def test_refault_after_unmap_relinks_and_keeps_rc_set_in_rmap_and_guest_rpte():
@@ -98,7 +193,8 @@ def test_refault_after_unmap_relinks_and_keeps_rc_set_in_rmap_and_guest_rpte():
 
 
 def test_fault_on_an_already_valid_hpte_invalidates_it_without_relinking():
-    # kvmppc_book3s_hv_page_fault: an HPTE that is already valid is made absent and
+    # kvmppc_book3s_hv_page_fault (copy 98ba09b4, about v6.0): an HPTE that is already valid
+    # (here made so by kvmppc_do_h_enter @ v6.9, copy 91330101) is made absent and
     # invalidated (tlbie), its R/C kept, and it is not added to the rmap a second time.
     m, host = fresh()
     m.fault_in(SLOT, GFN, host, write=True)
@@ -127,12 +223,12 @@ def test_unmap_rmapp_invalidates_keeps_the_guest_view_and_harvests_rc():
 
 def test_unmap_drains_every_hpte_in_the_chain():
     # kvm_unmap_rmapp loops until the rmap is no longer PRESENT: two HPTEs mapping the same
-    # page (two guest translations) are both invalidated, one tlbie each.
+    # page (two guest translations, each linked at its H_ENTER: kvmppc_do_h_enter @ v6.9,
+    # copy 91330101) are both invalidated, one tlbie each.
     m, host = fresh()
     m.fault_in(SLOT, GFN, host, write=True)
-    second = m._h_enter(GFN, 1)
-    assert m._page_fault(SLOT, second, host) == ""
-    assert len(m.hpt.rmaps[GFN].chain) == 2
+    second, _ = m._h_enter(SLOT, GFN, 1, host)
+    assert second.valid and len(m.hpt.rmaps[GFN].chain) == 2
     m.unmap_gfn_range(one(GFN))
     assert not m.hpt.rmaps[GFN].present and len(flushes(m)) == 2
     assert not any(h.valid for h in m.hpt.hptes.values())
@@ -204,12 +300,13 @@ HOOK_NOOP = [
     "uprobe-4k", "uprobe-alone", "migrate-zero", "migrate-zero-unmapped",
 ]
 # name -> the function that refuses the starting state:
-# book3s_64_mmu_hv.c:kvmppc_book3s_hv_page_fault @ v6.9 + note §4.5: no 2 MiB HPTE size exists;
+# book3s_hv_rm_mmu.c:kvmppc_do_h_enter @ v6.9 (copy 91330101; the guest's 4K HPTE is backed at
+# H_ENTER) + note §4.5: no 2 MiB HPTE size exists;
 # kvm_main.c:check_memory_region_flags @ v6.9: powerpc does not select HAVE_KVM_READONLY_MEM
 # (also asserted for every model in
 # tests/test_engine.py::test_read_only_memslots_exist_only_where_the_arch_selects_them).
 REFUSED = {**dict.fromkeys(["ksm-merge-huge", "ksm-merge-huge-alone", "cow-huge",
-                            "huge-dirty-log"], "kvmppc_book3s_hv_page_fault"),
+                            "huge-dirty-log"], "kvmppc_do_h_enter"),
            **dict.fromkeys(["ksm-merge-readonly", "cow-readonly"],
                            "check_memory_region_flags")}
 # generic code returns before the hook in kvmspte.testing.NOT_REACHED (kvm_main.c)
