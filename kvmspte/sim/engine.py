@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kvmspte.records import record, field, replace
 
-from kvmspte.sim import memslot, triggers, vcpu
+from kvmspte.sim import memslot, mmeras, triggers, vcpu
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Kvm, Memslot
 from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
@@ -107,8 +107,8 @@ def build_state(run: Run, slot: Memslot) -> None:
         check_comparison(run, slot)
 
 
-SRC_WP_PAGE = Source("mm/memory.c", "do_wp_page",
-                     via="a write GUP from a secondary-MMU fault path breaks CoW")
+#: at v6.9; a run cites the function of its release (kvmspte.sim.mmeras)
+SRC_WP_PAGE = triggers.SRC_WP_PAGE
 
 
 def check_host_page(run: Run, slot: Memslot) -> None:
@@ -120,7 +120,7 @@ def check_host_page(run: Run, slot: Memslot) -> None:
             run.na = (f"the fault path replaced the host page at gfn {TARGET_GFN:#x} "
                       f"(pfn {old.pfn:#x} -> private copy {new.pfn:#x}: {why}), so the "
                       f"{run.scenario.trigger} trigger's starting page no longer exists")
-            run.na_source = SRC_WP_PAGE
+            run.na_source = mmeras.cite(SRC_WP_PAGE, run.kernel)
 
 
 def check_comparison(run: Run, slot: Memslot) -> None:
@@ -134,7 +134,7 @@ def check_comparison(run: Run, slot: Memslot) -> None:
     if refused is None:
         return
     run.trace.step("mm", f"{trig.name} runs only after KSM's comparisons matched the page",
-                   trig.after_compare)
+                   mmeras.cite(trig.after_compare, run.kernel))
     run.na = (f"the host page at gfn {TARGET_GFN:#x} (pfn {pfn:#x}) is tagged and "
               f"{refused.function} reports a tagged page as different from every other "
               f"page, so KSM never matches it and never reaches {trig.source.function}")
@@ -169,8 +169,8 @@ def setup(sc: Scenario, model: type[ArchModel], trace: Trace | None = None,
 
 def apply(run: Run, ev: triggers.Event) -> None:
     """One event of a trigger: a notifier call through the generic KVM layer, or a change of
-    the primary MMU."""
-    run.trace.event("mm", ev.text, ev.source)
+    the primary MMU, cited as the mm code of the run's release (kvmspte.sim.mmeras)."""
+    run.trace.event("mm", ev.text, mmeras.cite(ev.source, run.kernel))
     if ev.kind == triggers.CHANGE:
         run.before = snapshot(run)
         mark = run.trace.mark()
