@@ -43,7 +43,7 @@ def test_long_term_runs_read_nothing_later(arch, kernel):
         assert run(sc, model, kernel=kernel).read_later() == [], sc.name
 
 
-@pytest.mark.parametrize("kernel", LTS, ids=str)
+@pytest.mark.parametrize("kernel", [Release(4, 19), *LTS], ids=str)
 def test_long_term_runs_read_no_mm_file_later(kernel):
     # every model: each mm-side citation is the copy of the run's series that was read
     for model in registry.models().values():
@@ -129,3 +129,14 @@ def test_the_explorer_extends_the_shared_table():
     # the writer's own wp_page_copy and write_protect_page steps share those functions' rows
     assert actors.MM_ERAS[actors.SRC_PTL] == mmeras.ERAS[triggers.SRC_COW]
     assert actors.MM_ERAS[actors.SRC_KSM_WP] == mmeras.ERAS[triggers.SRC_KSM_WP]
+
+
+def test_4_19_cites_its_copy_except_where_not_read():
+    # 0x88888888/Linux-4.19's first commit (Makefile 4.19.0); KSM's comparisons not re-read
+    for src in TRIGGER_SOURCES:
+        got = mmeras.cite(src, Release(4, 19))
+        if src is triggers.SRC_KSM_COMPARE:
+            assert "not re-read" in got.via and got.release == "v2.6.32"
+        else:
+            assert got.release == "v4.19" and "Linux-4.19 commit 74e90c5be722" in got.via, src
+    assert mmeras.cite(triggers.SRC_MIGRATE_INSERT, Release(4, 19)).file == "mm/migrate.c"
