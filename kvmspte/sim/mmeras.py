@@ -94,6 +94,12 @@ COW_419 = f"{COW}; clear by ptep_clear_flush_notify, close by invalidate_range_o
 COW_OLD = f"{COW_419}{KVM_HOOK}"
 SPLIT = ("a 2 MiB range around the PMD; __split_huge_pmd_locked under the PMD "
          "lock; range closed")
+SPLIT_OLD = (f"THP's PMD split until {V45}; it goes through split_huge_page, whose 2 MiB range "
+             f"brackets only the flush that marks the PMD splitting (pmdp_splitting_flush_notify "
+             f"in a v2.6.38-v3.5 mmu_notifier.h, stored id 18637436; __split_huge_page_splitting "
+             f"in stored id 18509024673; later callers open the range themselves, stored ids "
+             f"17107328433, 15362948409): the 4 KiB table is installed after the range closes, "
+             f"which leaves the same secondary state for the trigger that follows")
 UPR = ("one-page range; page_vma_mapped_walk; new page referenced and added to the rmap; clear, "
        "then set_pte_at_notify with mk_pte(new_page, vm_page_prot); old page unmapped; range end")
 INS = ("device-private destination entered as a device-private swap entry; under the PTL a "
@@ -144,8 +150,8 @@ def table() -> dict:
                               "v2.6.32 (see kvm_mmu_notifier_change_pte @ v2.6.32)"),
                        (Release(3, 7), t.MM_SWITCHES.get("notify-first").source),
                        *read(t.SRC_NOTIFY, (NOTIFY,) * 4)),
-        t.SRC_SPLIT_PMD: (*since(t.SRC_SPLIT_PMD, Release(2, 6, 38), f"THP's PMD split until "
-                                 f"{V45}", "__split_huge_page_pmd"),
+        t.SRC_SPLIT_PMD: (*since(t.SRC_SPLIT_PMD, Release(2, 6, 38), SPLIT_OLD,
+                                 "__split_huge_page_pmd"),
                           *since(t.SRC_SPLIT_PMD, Release(4, 5), V45),
                           *read(t.SRC_SPLIT_PMD, (f"{SPLIT} by invalidate_range_only_end",) * 3
                                 + (f"{SPLIT} by invalidate_range_end",))),
