@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from kvmspte.records import record, replace
-from functools import total_ordering
 from collections.abc import Iterable
 
 from kvmspte.sim.source import Source
@@ -25,7 +24,6 @@ class ReleaseError(ValueError):
     """A string that is not a kernel release X.Y or X.Y.Z."""
 
 
-@total_ordering
 @record(frozen=True, slots=True)
 class Release:
     """A mainline release.  2.6.x releases keep their third number (2.6.32); from 3.0 on a
@@ -37,6 +35,13 @@ class Release:
 
     @classmethod
     def parse(cls, text: str) -> "Release":
+        found = _PARSED.get(text)
+        if found is None:
+            found = _PARSED[text] = cls._parse(text)
+        return found
+
+    @classmethod
+    def _parse(cls, text: str) -> "Release":
         m = _RE.fullmatch(text.strip())
         if not m:
             raise ReleaseError(f"'{text[:40]}' is not a kernel release (X.Y or X.Y.Z, e.g. 6.9)")
@@ -49,8 +54,19 @@ class Release:
     def key(self) -> tuple[int, int, int]:
         return (self.major, self.minor, self.sub)
 
+    # the four orderings written out (functools.total_ordering's wrappers cost a call each,
+    # and releases are compared at every step a model takes)
     def __lt__(self, other: "Release") -> bool:
-        return self.key < other.key
+        return (self.major, self.minor, self.sub) < (other.major, other.minor, other.sub)
+
+    def __le__(self, other: "Release") -> bool:
+        return (self.major, self.minor, self.sub) <= (other.major, other.minor, other.sub)
+
+    def __gt__(self, other: "Release") -> bool:
+        return (self.major, self.minor, self.sub) > (other.major, other.minor, other.sub)
+
+    def __ge__(self, other: "Release") -> bool:
+        return (self.major, self.minor, self.sub) >= (other.major, other.minor, other.sub)
 
     def __str__(self) -> str:
         return f"v{self.major}.{self.minor}" + (f".{self.sub}" if self.sub else "")
@@ -64,6 +80,10 @@ class Release:
             return Release(self.major, self.minor - 1)
         last = {3: Release(2, 6, 39), 4: Release(3, 19), 5: Release(4, 20), 6: Release(5, 19)}
         return last[self.major]
+
+
+#: parsed releases by their text (Source releases are parsed again and again)
+_PARSED: dict[str, Release] = {}
 
 
 def release(text: str) -> Release:
