@@ -44,8 +44,8 @@ from __future__ import annotations
 
 from kvmspte.records import replace
 
-from kvmspte.arches import eras
-from kvmspte.arches.eras import Copy
+from kvmspte.sim import copies
+from kvmspte.sim.copies import Copy
 from kvmspte.sim.host import HostArch, HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -242,7 +242,7 @@ SRC_TABLE_PRE_62 = Source(
         "ids 30757561495, 12977026261, still on the (addr, end, level) walkers of 6.1), not "
         "read at the tag")
 
-# -- the copies read for the long-term lines 5.15, 6.1 and 6.6 (kvmspte.arches.eras) -------
+# -- the copies read for the long-term lines 5.15, 6.1 and 6.6 (kvmspte.sim.copies) -------
 # A v6.9 citation run at one of these releases names the copy of its era instead of the
 # generic era note (VIA_PGT_ERA); the behaviour is chosen by SWITCHES as before.
 MTE_C = "arch/arm64/kernel/mte.c"
@@ -451,6 +451,7 @@ class Model(RadixViews, ArchModel):
 
     arrived = ARRIVED
     switches = SWITCHES
+    copies = COPIES
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
@@ -458,7 +459,7 @@ class Model(RadixViews, ArchModel):
         (kvm_handle_hva walks the memslots); v5.10-v5.12 keep the hva entry points over the
         kvm_pgtable walkers; from v5.13 the gfn-range hooks cited at v6.9."""
         if kernel >= SWITCHES.get("gfn_range").since:
-            return eras.redate_hooks(cls.hooks, kernel, COPIES)
+            return super().hooks_at(kernel)
         if kernel >= SWITCHES.get("kvm_pgtable").since:
             return {**cls.hooks,
                     "unmap_gfn_range": (Source(MMU_C, "kvm_unmap_hva_range", release="v5.10",
@@ -482,7 +483,7 @@ class Model(RadixViews, ArchModel):
         to an era are kept."""
         if self.kernel >= DEFAULT or source.release != DEFAULT_RELEASE:
             return source
-        dated = eras.redate(source, self.kernel, COPIES)
+        dated = copies.redate(source, self.kernel, self.copies)
         if dated is not source:
             return dated
         era = str(self._era())

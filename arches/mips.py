@@ -36,8 +36,8 @@ from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
 from kvmspte.sim.pagetable import (
     FREE_WHOLE_SPAN, PAGE_SHIFT, Geometry, Leaf, MemoryCache, RadixTable, TablePage,
 )
-from kvmspte.arches import eras
-from kvmspte.arches.eras import Copy
+from kvmspte.sim import copies
+from kvmspte.sim.copies import Copy
 from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
 from kvmspte.sim.source import Source, kconfig_readonly_mem
 
@@ -116,7 +116,7 @@ VIA_66 = ("v6.6 text, blob 7b2ac1319d70: the post-image of 3e1efe2b67d3 (range->
 VIA_HELPERS_66 = ("read in the mainline side of a merge-conflict copy of the v6.6-v6.9 era (it has "
                   "pte_mkwrite_novma, the 6.6 rename); the same helpers in a v5.x copy, so v6.6 "
                   "reads the same; bit positions not modelled")
-#: the copies a v6.9 citation stands for at a v6.6-v6.8 run (kvmspte.arches.eras.redate)
+#: the copies a v6.9 citation stands for at a v6.6-v6.8 run (kvmspte.sim.copies.redate)
 COPIES_66 = (
     Copy(Release(6, 6), (MMU_C,), VIA_66),
     Copy(Release(6, 6), (PGTABLE_H, BITS_H, PGTABLE64_H), VIA_HELPERS_66),
@@ -189,7 +189,7 @@ def cite(src: Source, kernel: Release) -> Source:
     if kernel >= DEFAULT or src.release != "v6.9":
         return src
     if kernel >= SWITCHES.get("arg-pte").since:
-        return eras.redate(src, kernel, COPIES_66)
+        return copies.redate(src, kernel, COPIES_66)
     if src is SRC_PGD_INDEX and kernel < PGD_INDEX_GENERIC:
         return Source(PGTABLE64_H, "pgd_index", "v4.11",
                       "the MIPS macro that Mike Rapoport's 'mm: consolidate pgd_index() and "
@@ -353,6 +353,7 @@ class Model(RadixViews, ArchModel):
     chain = (SRC_SET_SPTE, SRC_PTE_FOR_GPA, SRC_WALK, SRC_SET_PTE)
     arrived = ARRIVED
     switches = SWITCHES
+    copies = COPIES_66
     findings = (
         "After the one-page invalidate_range_start, kvm_unmap_gfn_range -> "
         "kvm_mips_flush_gpa_pt has zeroed the pte but frees a pte table only when the "

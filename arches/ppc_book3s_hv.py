@@ -18,7 +18,6 @@ every era, so the generic layer never has anything to flush for HV.
 
 from __future__ import annotations
 
-from kvmspte.arches import eras
 from kvmspte.arches.ppc_eras import COPIES as ERA_COPIES
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.plugins.contract import ArchModel
@@ -116,6 +115,7 @@ class HvModel(ArchModel):
     """The Book3S HV notifier hooks; subclasses supply the per-gfn unmap of their MMU mode."""
 
     family = "powerpc"
+    copies = ERA_COPIES
     #: what kvm_is_radix(kvm) returns for this VM
     radix: ClassVar[bool]
     #: the per-gfn unmap function kvm_unmap_gfn_range_hv / kvm_set_spte_gfn_hv call
@@ -150,10 +150,6 @@ class HvModel(ArchModel):
             return SRC_SET_HVA_512 if kernel >= SW_INT.since else SRC_SET_HVA_313
         return SRC_UNMAP_HVA_512 if kernel >= SW_INT.since else SRC_UNMAP_HVA_313
 
-    def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older release names the copy read for its era
-        (``ppc_eras.COPIES``); other sources are kept."""
-        return eras.redate(source, self.kernel, ERA_COPIES)
 
     def cite_all(self, *names: str) -> None:
         """Re-date the per-release sources held in these attributes (they also reach
@@ -164,7 +160,7 @@ class HvModel(ArchModel):
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SW_GFN.since:
-            return eras.redate_hooks(cls.hooks, kernel, ERA_COPIES)
+            return super().hooks_at(kernel)
         out = {"fault_in": cls.hooks["fault_in"]}
         for hook, kind in (("unmap_gfn_range", "unmap"), ("set_spte_gfn", "set")):
             entry = cls.hva_entry(kernel, kind)

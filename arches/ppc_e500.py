@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from kvmspte.records import record, replace
 
-from kvmspte.arches import eras
 from kvmspte.arches.ppc_eras import COPIES as ERA_COPIES
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
@@ -217,6 +216,7 @@ class Model(ArchModel):
 
     arrived = ARRIVED
     switches = SWITCHES
+    copies = ERA_COPIES
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
@@ -230,15 +230,11 @@ class Model(ArchModel):
                            if self.since("fault-retry") else SRC_SHADOW_MAP_37)
         self.src_shadow = self.cite(self.src_shadow)
 
-    def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older release names the copy read for its era
-        (``ppc_eras.COPIES``); other sources are kept."""
-        return eras.redate(source, self.kernel, ERA_COPIES)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SWITCHES.get("gfn-hooks").since:
-            return eras.redate_hooks(cls.hooks, kernel, ERA_COPIES)
+            return super().hooks_at(kernel)
         shadow = SRC_SHADOW_MAP_312 if kernel >= SWITCHES.get("fault-retry").since \
             else SRC_SHADOW_MAP_37
         fault = tuple(shadow if x is SRC_SHADOW_MAP else x for x in cls.hooks["fault_in"])

@@ -3,7 +3,7 @@
 The PowerPC models were read at v6.9.  A run at an older release of the gfn-callback era
 (and of the 5.10 helpers) holds a v6.9 citation unchanged back to that release only where a
 copy of the cited function no later than the run was read and does what the model says.
-``COPIES`` lists them as ``kvmspte.arches.eras.Copy`` records, the one mechanism of every
+``COPIES`` lists them as ``kvmspte.sim.copies.Copy`` records, the one mechanism of every
 model's era citations: each stored copy read beside the v6.9 text (repository and commit, how
 it was dated), the files and the cited functions it was read for, and, as ``since``, the
 latest release its content can be, so that it counts only for runs no earlier than that;
@@ -24,7 +24,7 @@ interim name mmu_updating_*), and the __gfn_to_pfn_memslot argument list.
 
 from __future__ import annotations
 
-from kvmspte.arches.eras import Copy
+from kvmspte.sim.copies import Copy
 from kvmspte.sim.release import Release
 
 KVM = "arch/powerpc/kvm/"

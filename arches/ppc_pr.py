@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from kvmspte.records import record
 
-from kvmspte.arches import eras
 from kvmspte.arches.ppc_eras import COPIES as ERA_COPIES
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
@@ -254,6 +253,7 @@ class Model(ArchModel):
     findings = ()
     arrived = ARRIVED
     switches = SWITCHES
+    copies = ERA_COPIES
 
     def __init__(self, trace, options=None, kernel=None) -> None:
         super().__init__(trace, options, kernel)
@@ -265,15 +265,11 @@ class Model(ArchModel):
         self.src_map, self.src_pflush, self.src_inval = (
             self.cite(self.src_map), self.cite(self.src_pflush), self.cite(self.src_inval))
 
-    def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older release names the copy read for its era
-        (``ppc_eras.COPIES``); other sources are kept."""
-        return eras.redate(source, self.kernel, ERA_COPIES)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         if kernel >= SWITCHES.get("gfn-hooks").since:
-            return eras.redate_hooks(cls.hooks, kernel, ERA_COPIES)
+            return super().hooks_at(kernel)
         if kernel < SWITCHES.get("pflush").since:
             return {"fault_in": (SRC_MAP_PAGE_37, SRC_CACHE_NEXT, SRC_CACHE_MAP),
                     "unmap_gfn_range": (SRC_UNMAP_RANGE_37, SRC_UNMAP_HVA_37,

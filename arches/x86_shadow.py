@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from kvmspte.records import replace
 
-from kvmspte.arches import eras, x86_spte as spte
+from kvmspte.arches import x86_spte as spte
+from kvmspte.sim import copies
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -168,6 +169,7 @@ class Model(RadixViews, ArchModel):
     chain = (spte.SRC_SET_SPTE_GFN, SRC_HANDLE_RANGE, SRC_SET_PTE_RMAP)
     arrived = ARRIVED
     switches = SWITCHES
+    copies = spte.COPIES
 
     # -- the Source of each era (citations; behaviour is chosen by since()) -------------
     @classmethod
@@ -195,8 +197,8 @@ class Model(RadixViews, ArchModel):
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         """The hooks' sources of each era; v6.9 citations name the copy read for the
-        release (``x86_spte.COPIES``)."""
-        return eras.redate_hooks(cls._hooks_of(kernel), kernel, spte.COPIES)
+        release (``copies``: x86_spte.COPIES)."""
+        return copies.redate_hooks(cls._hooks_of(kernel), kernel, cls.copies)
 
     @classmethod
     def _hooks_of(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
@@ -226,10 +228,6 @@ class Model(RadixViews, ArchModel):
         #: (depth, gfn >> (9 * depth)) -> base gfns of the leaf SPTEs on that rmap
         self.rmaps: dict[tuple[int, int], list[int]] = {}
         self._at = self.hooks_at(self.kernel)
-
-    def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older release names the copy of its era."""
-        return eras.redate(source, self.kernel, spte.COPIES)
 
     # -- rmaps -------------------------------------------------------------------------
     def _head(self, depth: int, gfn: int) -> tuple[int, int]:

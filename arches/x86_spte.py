@@ -12,7 +12,7 @@ from kvmspte.records import replace
 
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Memslot
-from kvmspte.arches.eras import Copy
+from kvmspte.sim.copies import Copy
 from kvmspte.sim.pagetable import Geometry, Leaf
 from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
@@ -120,7 +120,7 @@ def era(kernel, table):
 
 # -- the copies read for the long-term lines (5.15, 6.1, 6.6), as data ---------------------
 # A v6.9 citation run at one of these releases is re-dated to the copy of its era
-# (kvmspte.arches.eras.redate); behaviour is chosen by the models' switch points.
+# (kvmspte.sim.copies.redate); behaviour is chosen by the models' switch points.
 TDP_C = "arch/x86/kvm/mmu/tdp_mmu.c"
 R = Release.parse
 VIA_MMU_515 = (

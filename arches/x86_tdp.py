@@ -18,7 +18,7 @@ and the second write always reported the stale pre-zap SPTE as the old value.
 
 from __future__ import annotations
 
-from kvmspte.arches import eras, x86_spte as spte
+from kvmspte.arches import x86_spte as spte
 from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
@@ -129,13 +129,14 @@ class Model(RadixViews, ArchModel):
     chain = (spte.SRC_SET_SPTE_GFN, SRC_SET_GFN, SRC_SET)
     arrived = ARRIVED
     switches = SWITCHES
+    copies = spte.COPIES
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
         """The hooks' sources of each era; v6.9 citations name the copy read for the
-        release (``x86_spte.COPIES``)."""
+        release (``copies``: x86_spte.COPIES)."""
         if kernel >= cls.switches.get("batched-flush").since:
-            return eras.redate_hooks(cls.hooks, kernel, spte.COPIES)
+            return super().hooks_at(kernel)
         fault = (SRC_ADJUST_510, SRC_MAP_510)
         if kernel >= cls.switches.get("gfn-range").since:
             return {"fault_in": fault,
@@ -151,10 +152,6 @@ class Model(RadixViews, ArchModel):
         super().__init__(trace, options, kernel)
         self.pt = RadixTable(spte.GEOMETRY, free_policy=self.free_policy)
         self._at = self.hooks_at(self.kernel)
-
-    def cite(self, source: Source) -> Source:
-        """A v6.9 citation run at an older release names the copy of its era."""
-        return eras.redate(source, self.kernel, spte.COPIES)
 
     # -- fault ----------------------------------------------------------------------
     def fault_in(self, slot: Memslot, gfn: int, host: HostMM, write: bool) -> FaultResult:

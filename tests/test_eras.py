@@ -1,8 +1,8 @@
-"""arches/eras.py: a v6.9 citation is re-dated to the copy read for the run's era."""
+"""kvmspte/sim/copies.py: a v6.9 citation is re-dated to the copy read for the run's era."""
 
 from __future__ import annotations
 
-from kvmspte.arches.eras import Copy, pick, redate, redate_hooks
+from kvmspte.sim.copies import Copy, pick, redate, redate_hooks
 from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
 

@@ -58,7 +58,7 @@ def test_explain_json_and_text_list_them(cli):
 @pytest.mark.parametrize("arch", ["x86-tdp", "x86-shadow", "arm64", "mips"])
 def test_long_term_runs_read_no_arch_file_later(arch, kernel):
     # every arch-side citation of these four models at a long-term release names a copy of
-    # that era (arches/eras.py tables); generic virt/kvm, mm/, include/linux, kernel/
+    # that era (kvmspte/sim/copies.py tables); generic virt/kvm, mm/, include/linux, kernel/
     # citations are the generic models' to re-date
     at = Release.parse(kernel)
     model = registry.models()[arch]

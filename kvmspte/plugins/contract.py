@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from kvmspte.records import record
 
+from kvmspte.sim import copies, vcpu
+from kvmspte.sim.copies import Copy
 from kvmspte.sim.host import HostArch, HostMM
-from kvmspte.sim import vcpu
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, RadixTable
 from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
@@ -89,6 +90,10 @@ class ArchModel:
     arrived: ClassVar[Switch | None] = None
     #: the switch points inside this model's code paths (``kvmspte.release``)
     switches: ClassVar[Switches] = Switches()
+    #: the stored copies read for releases before the pinned one (``kvmspte.sim.copies``):
+    #: a v6.9 citation of a run at an older release names the copy of its era; none: every
+    #: citation stands as read
+    copies: ClassVar[tuple[Copy, ...]] = ()
     #: set by flush_remote_tlbs until the explorer serves the request
     remote_flush_requested: bool = False
 
@@ -102,9 +107,10 @@ class ArchModel:
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
-        """The sources of each hook at ``kernel``; a model whose hooks were other functions
-        in older releases (kvm_set_spte_hva before the 5.13 gfn-range API) overrides this."""
-        return cls.hooks
+        """The sources of each hook at ``kernel``, each citing the copy of its era
+        (``copies``); a model whose hooks were other functions in older releases
+        (kvm_set_spte_hva before the 5.13 gfn-range API) overrides this."""
+        return copies.redate_hooks(cls.hooks, kernel, cls.copies)
 
     @classmethod
     def fault_retry_at(cls, kernel: Release) -> tuple[str | None, Source] | None:
@@ -120,9 +126,9 @@ class ArchModel:
         return self.switches.active(name, self.kernel)
 
     def cite(self, source: Source) -> Source:
-        """``source`` as the code of ``self.kernel`` was read; a model whose steps cite the
-        copy of each release overrides this (the identity: one copy for every release)."""
-        return source
+        """``source`` as the code of ``self.kernel`` was read: the copy of its era where
+        ``copies`` lists one, else ``source`` itself."""
+        return copies.redate(source, self.kernel, self.copies)
 
     # recording helpers for subclasses: every step cites the code of the release being run
     def step(self, text: str, source: Source) -> None:

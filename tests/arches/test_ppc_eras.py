@@ -1,13 +1,13 @@
 """The PowerPC models at the long-term releases 5.15, 6.1 and 6.6: a v6.9 citation is re-dated
 to the latest stored copy no later than the run that was read for it and shows the same
-behaviour (arches/ppc_eras.py, through arches/eras.py); every other one stays in read_later."""
+behaviour (arches/ppc_eras.py, through kvmspte/sim/copies.py); every other one stays in read_later."""
 
 from __future__ import annotations
 
 import pytest
 
 from kvmspte.arches import ppc_eras as eras
-from kvmspte.arches.eras import pick
+from kvmspte.sim.copies import pick
 from kvmspte.plugins import registry
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim.engine import run
@@ -41,7 +41,7 @@ def test_a_function_without_an_early_enough_copy_stays_later(monkeypatch):
     # PR run lists it again (the mechanism hides nothing that was not read)
     file = "arch/powerpc/kvm/book3s_64_mmu_host.c"
     kept = tuple(c for c in eras.COPIES if c.via != eras.SAME + eras.R11S)
-    monkeypatch.setattr("kvmspte.arches.ppc_pr.ERA_COPIES", kept)
+    monkeypatch.setattr(registry.models()["ppc-pr"], "copies", kept)
     assert (file, "kvmppc_mmu_invalidate_pte") in _arch_later("ppc-pr", "5.15")
 
 

@@ -1,6 +1,7 @@
-"""Copies read for releases before v6.9, as data: a model lists, per file, the stored copy
-that stands for each era (``Copy``), and ``redate`` turns a v6.9 citation of a step, a hook
-or a fault result into the citation of the copy of the era its run falls in.
+"""Copies read for releases before v6.9, as data: a model lists in ``ArchModel.copies``, per
+file (and function), the stored copy that stands for each era (``Copy``), and ``redate``
+turns a v6.9 citation of a step, a hook or a fault result into the citation of the copy of
+the era its run falls in (``ArchModel.cite`` and ``hooks_at`` apply it).
 
 Written for the long-term lines 5.15, 6.1 and 6.6: a run there cites a copy of its own era
 (release at or before the run) instead of the v6.9 text the model was written from.  A copy's
