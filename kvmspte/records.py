@@ -6,7 +6,8 @@ the run of ``compare``.
 annotation order, defaults and ``field(default_factory=...)``), ``__repr__``, ``__eq__`` and, as
 dataclasses does, ``__hash__`` when frozen and unhashable when only eq; ``frozen`` refuses
 assignment with FrozenInstanceError; ``slots`` rebuilds the class with ``__slots__`` (and a
-frozen one pickles through ``__getstate__``/``__setstate__``).
+frozen one keeps its hash once computed, and pickles its fields through
+``__getstate__``/``__setstate__``).
 ``replace(obj, **changes)`` and ``fields(cls)`` read the fields a record keeps in
 ``__record_fields__``.  Methods a class body defines itself are never replaced.
 """
@@ -105,6 +106,24 @@ def _eq_hash(key):
     return __eq__, __hash__
 
 
+def _cached_hash(key):
+    """__hash__ of a frozen slotted record: computed once, kept in its HASH_SLOT (the
+    explorer hashes the same host PTEs in every state it visits)."""
+    def __hash__(self):
+        try:
+            return self._record_hash
+        except AttributeError:
+            value = hash(key(self))
+            object.__setattr__(self, HASH_SLOT, value)
+            return value
+
+    return __hash__
+
+
+#: the slot a frozen slotted record keeps its hash in (never pickled: _getstate)
+HASH_SLOT = "_record_hash"
+
+
 def _repr(shown: list[str]):
     def __repr__(self):
         inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in shown)
@@ -138,6 +157,8 @@ def _methods(cls: type, specs: dict[str, Field], frozen: bool, slots: bool,
     init = scope["__create__"](MISSING, object.__setattr__, *args)
     rep = _repr([n for n, f in specs.items() if f.repr])
     equal, hashed = _eq_hash(_compared(specs))
+    if frozen and slots:
+        hashed = _cached_hash(_compared(specs))
     made = {"__init__": init, "__repr__": rep, "__match_args__": tuple(specs),
             "__record_fields__": specs}
     if eq:
@@ -160,7 +181,7 @@ def _build(cls: type, frozen: bool, slots: bool, eq: bool) -> type:
     if slots:
         body = {k: v for k, v in cls.__dict__.items()
                 if k not in specs and k not in ("__dict__", "__weakref__")}
-        body.update(made, __slots__=tuple(specs))
+        body.update(made, __slots__=tuple(specs) + ((HASH_SLOT,) if frozen else ()))
         new = type(cls)(cls.__name__, cls.__bases__, body)
         new.__qualname__ = cls.__qualname__
         return new

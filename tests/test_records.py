@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 
-from kvmspte.records import FrozenInstanceError, field, fields, record, replace
+from kvmspte.records import HASH_SLOT, FrozenInstanceError, field, fields, record, replace
 
 
 @record(frozen=True, slots=True)
@@ -44,7 +44,8 @@ def test_frozen_refuses_assignment_and_slots_have_no_dict():
         p.pfn = 4
     with pytest.raises(AttributeError):
         del p.write
-    assert not hasattr(p, "__dict__") and Pte.__slots__ == ("pfn", "write", "note")
+    assert not hasattr(p, "__dict__")
+    assert Pte.__slots__ == ("pfn", "write", "note", HASH_SLOT)  # the hash, kept once computed
 
 
 def test_replace_copies_with_changes_and_rejects_unknown_fields():
@@ -72,5 +73,8 @@ def test_mutable_records_are_unhashable_and_eq_false_keeps_identity():
 
 def test_frozen_slotted_records_pickle_round_trip():
     p = Pte(9, True, note="n")
+    hash(p)  # the kept hash is not part of the pickled state (string hashes vary by process)
+    state = p.__getstate__()
+    assert state == [9, True, "n"]
     q = pickle.loads(pickle.dumps(p))
-    assert q == p and q.note == "n"
+    assert q == p and q.note == "n" and hash(q) == hash(p) == hash((9, True))
