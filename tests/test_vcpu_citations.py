@@ -13,7 +13,7 @@ import pytest
 from kvmspte.plugins import registry
 from kvmspte.scenarios.loader import catalogue
 from kvmspte.sim import engine, kvm, vcpu
-from kvmspte.sim.release import Release
+from kvmspte.sim.release import Release, at
 
 
 def releases() -> list[Release]:
@@ -51,7 +51,7 @@ def test_the_engine_vcpu_step_never_cites_a_later_release(kernel):
     (Release(6, 9), "__gfn_to_pfn_memslot"),
 ])
 def test_the_lookup_is_named_as_in_its_era(kernel, function):
-    src = vcpu.at(vcpu.LOOKUP, kernel)
+    src = at(vcpu.LOOKUP, kernel)
     assert src.function == function and not late(src, kernel)
 
 
@@ -78,7 +78,7 @@ def test_retry_predicates_are_named_as_in_their_era(kernel, predicate, name, beh
 
 def test_era_tables_pick_the_latest_entry_not_after_the_kernel():
     table = ((Release(3, 0), "a"), (Release(4, 0), "b"))
-    assert vcpu.at(table, Release(3, 19)) == "a" and vcpu.at(table, Release(4, 0)) == "b"
+    assert at(table, Release(3, 19)) == "a" and at(table, Release(4, 0)) == "b"
 
 
 # -- the explorer's vCPU actor -------------------------------------------------------------------

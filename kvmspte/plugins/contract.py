@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from kvmspte.records import record
 
-from kvmspte.sim import copies, vcpu
+from kvmspte.sim import copies
 from kvmspte.sim.copies import Copy
 from kvmspte.sim.host import HostArch, HostMM
 from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim.pagetable import Leaf, RadixTable
-from kvmspte.sim.release import DEFAULT, Release, Switch, Switches
+from kvmspte.sim.release import DEFAULT, Release, Switch, Switches, at
 from kvmspte.sim.source import DEFAULT_RELEASE, Source
 from kvmspte.sim.trace import Trace
 
@@ -118,7 +118,7 @@ class ArchModel:
         the fault path's Source) where that release's path makes none; None: undeclared."""
         early = cls.fault_retry_before
         if early is not None and not cls.switches.active(early[0], kernel):
-            return None, vcpu.at(early[1], kernel)
+            return None, at(early[1], kernel)
         return cls.fault_retry
 
     def since(self, name: str) -> bool:

@@ -14,7 +14,7 @@ from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Kvm, Memslot
 from kvmspte.plugins.contract import ArchModel, CannotExist, FaultResult
 from kvmspte.sim.kvm import GENERIC
-from kvmspte.sim.release import DEFAULT, FIRST, REMOVED, Release, span
+from kvmspte.sim.release import DEFAULT, FIRST, REMOVED, Release, at, span
 from kvmspte.sim.report import Result, diff_snapshots
 from kvmspte.scenarios.definition import Scenario
 from kvmspte.sim.source import Source
@@ -31,7 +31,7 @@ HUGE_PAGES = 512
 
 #: The generic lookup the vCPU fault step cites, per era (kvmspte.sim.vcpu.LOOKUP); the
 #: v6.9 entry.
-SRC_VCPU = vcpu.at(vcpu.LOOKUP, DEFAULT)
+SRC_VCPU = at(vcpu.LOOKUP, DEFAULT)
 
 
 @record
@@ -86,7 +86,7 @@ def fault(run: Run, slot: Memslot, gfn: int) -> FaultResult:
     hva = slot.gfn_to_hva(gfn)
     write = run.host.pte(hva).write and not slot.readonly
     run.trace.step("vcpu", f"guest {'write' if write else 'read'} fault on gfn {gfn:#x} "
-                           f"(hva {hva:#x})", vcpu.at(vcpu.LOOKUP, run.kernel))
+                           f"(hva {hva:#x})", at(vcpu.LOOKUP, run.kernel))
     return run.arch.fault_in(slot, gfn, run.host, write)
 
 

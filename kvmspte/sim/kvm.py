@@ -13,6 +13,7 @@ from collections.abc import Callable
 from kvmspte.sim.host import PAGE_SIZE, HostPte
 from kvmspte.sim.pagetable import PAGE_SHIFT
 from kvmspte.sim.release import DEFAULT, FIRST, Release, Switch, Switches
+from kvmspte.sim.release import at as release_at
 from kvmspte.sim.source import Source
 from kvmspte.sim.trace import Trace
 
@@ -280,13 +281,10 @@ CALLER_HOOK = {"change_pte": "set_spte_gfn", "invalidate_range_start": "unmap_gf
 
 
 def era(rows, kernel: Release, switches: Switches = GENERIC):
-    """The value of the row in force at ``kernel`` (None before the first)."""
-    pick = None
-    for since, value in rows:
-        at = switches.get(since).since if isinstance(since, str) else since
-        if kernel >= at:
-            pick = value
-    return pick
+    """The value of the row in force at ``kernel`` (None before the first); a row may start
+    at a GENERIC switch point, named."""
+    return release_at([(switches.get(s).since if isinstance(s, str) else s, v)
+                       for s, v in rows], kernel, before=None)
 
 
 @record(frozen=True, slots=True)

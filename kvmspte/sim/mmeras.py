@@ -38,8 +38,8 @@ replaces __split_huge_page_pmd for v4.5 (eef1b3ba053a, the THP refcounting rewor
 from __future__ import annotations
 
 from kvmspte.records import replace
-from kvmspte.sim import triggers, vcpu
-from kvmspte.sim.release import DEFAULT, Release
+from kvmspte.sim import triggers
+from kvmspte.sim.release import DEFAULT, Release, at
 from kvmspte.sim.source import Source
 
 NOT_REREAD = "not re-read at this release: the v6.9 protocol is modelled"
@@ -186,6 +186,6 @@ def cite(src: Source | None, kernel: Release, eras: dict | None = None) -> Sourc
         return src
     rows = eras.get(src)
     if rows is None and src.via and replace(src, via="") in eras:
-        era = vcpu.at(eras[replace(src, via="")], kernel)
+        era = at(eras[replace(src, via="")], kernel)
         return replace(era, via=f"{src.via} (the v6.9 path); {era.via}")
-    return vcpu.at((*rows, (DEFAULT, src)), kernel) if rows else src
+    return at((*rows, (DEFAULT, src)), kernel) if rows else src

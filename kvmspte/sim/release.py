@@ -82,6 +82,24 @@ class Release:
         return last[self.major]
 
 
+_FIRST = object()
+
+
+def at(rows, kernel: Release, before=_FIRST):
+    """The value of the (first release, value) row in force at ``kernel``: the one with the
+    latest first release not after it; for a kernel before every row, ``before`` when given,
+    else the earliest row's value.  The one lookup of every era table (citations by era)."""
+    best = None
+    for since, value in rows:
+        if since <= kernel and (best is None or since >= best[0]):
+            best = (since, value)
+    if best is not None:
+        return best[1]
+    if before is not _FIRST:
+        return before
+    return min(rows, key=lambda row: row[0])[1]
+
+
 #: parsed releases by their text (Source releases are parsed again and again)
 _PARSED: dict[str, Release] = {}
 

@@ -37,17 +37,9 @@ which every lookup path reaches at 3.6 and at 3.8 alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from kvmspte.sim import kvm
-from kvmspte.sim.release import Release
+from kvmspte.sim.release import Release, at
 from kvmspte.sim.source import Source
-
-TYPE_CHECKING = False  # typing stays off the start-up path (see kvmspte.plugins.contract)
-if TYPE_CHECKING:
-    from typing import TypeVar
-
-    T = TypeVar("T")
 
 MAIN = "virt/kvm/kvm_main.c"
 HOST_H = "include/linux/kvm_host.h"
@@ -57,16 +49,6 @@ V36 = "3.2..3.6-era kvm_main.c fork (stored id 26982619099)"
 V3813 = "opennetworklinux/linux-3.8.13 kvm_main.c (stored id 3931551519)"
 RENAME = "v6.1 rename diff 20ec3ebd707c (stored id 37319166717)"
 
-
-def at(table: Iterable[tuple[Release, T]], kernel: Release) -> T:
-    """The entry of a (first release, value) table in force at ``kernel``: the one with the
-    latest first release not after it (the first entry for a kernel before them all)."""
-    rows = sorted(table, key=lambda row: row[0])
-    out = rows[0][1]
-    for since, value in rows:
-        if since <= kernel:
-            out = value
-    return out
 
 
 #: The lookup every vCPU fault path's pfn goes through (the engine's fault step).

@@ -24,7 +24,7 @@ from kvmspte.sim import triggers, vcpu
 from kvmspte.analyses.explore.world import (ARCH, FREED, HOST, IN_PROGRESS, KVM, LOCS, NEVER_FREED,
                                    NO_PTL, NONE_PTE, PTL, REFS, REND, RSTART, SEQ, STALE, TARGET)
 from kvmspte.sim.host import PAGE_SIZE, HostPte
-from kvmspte.sim.release import DEFAULT, Release
+from kvmspte.sim.release import DEFAULT, Release, at
 from kvmspte.sim.source import Source
 
 SRC_PTL = Source("mm/memory.c", "wp_page_copy",
@@ -359,12 +359,12 @@ def fault_cites(retry: str | None, source: Source | None, kernel: Release) -> Fa
     predicate (kvmspte.sim.vcpu), the arch's call site ``source`` only where it was read at
     or before ``kernel``.  A fault with no retry check (``retry`` None) snapshots no
     sequence and cites only its own fault path (``source``)."""
-    lookup, release = vcpu.at(GUP, kernel), vcpu.at(RELEASE, kernel)
+    lookup, release = at(GUP, kernel), at(RELEASE, kernel)
     if retry is None:
         path = source or SRC_NO_CHECK
         return FaultCites(None, "", lookup, "NO retry check", None, path, release)
     called, behaviour, predicate = vcpu.retry_at(retry, kernel)
-    seq = vcpu.at(vcpu.SEQ, kernel)
+    seq = at(vcpu.SEQ, kernel)
     site = source if source is not None and Release.parse(source.release) <= kernel \
         else predicate
     name = seq.function.split(": ")[-1]
