@@ -25,7 +25,7 @@ from kvmspte.sim.kvm import GfnRange, Memslot
 from kvmspte.sim import faultretry
 from kvmspte.plugins.contract import ArchModel, FaultResult, RadixViews
 from kvmspte.sim.pagetable import FREE_NEVER, MemoryCache, RadixTable
-from kvmspte.sim.release import Release, Switch, Switches
+from kvmspte.sim.release import Release, Switch, Switches, at
 from kvmspte.sim.source import Source, kconfig_readonly_mem
 
 MMU_C = spte.MMU_C
@@ -174,25 +174,25 @@ class Model(RadixViews, ArchModel):
     # -- the Source of each era (citations; behaviour is chosen by since()) -------------
     @classmethod
     def _handler_src(cls, kernel: Release) -> Source:
-        return spte.era(kernel, (
+        return at((
             (R("2.6.32"), SRC_SET_PTE_RMAPP_2632), (R("3.0"), SRC_SET_PTE_RMAPP_30),
             (R("4.10"), SRC_SET_PTE_RMAPP_410), (R("5.0"), SRC_SET_PTE_RMAPP_50),
             (R("5.10"), SRC_SET_PTE_RMAPP_510), (R("5.13"), SRC_SET_PTE_RMAPP_513),
-            (R("5.17"), SRC_SET_PTE_RMAPP_517), (R("6.0"), SRC_SET_PTE_RMAP)))
+            (R("5.17"), SRC_SET_PTE_RMAPP_517), (R("6.0"), SRC_SET_PTE_RMAP)), kernel)
 
     @classmethod
     def _walker_src(cls, kernel: Release) -> Source:
-        return spte.era(kernel, (
+        return at((
             (R("2.6.32"), SRC_HANDLE_HVA_2632), (R("3.0"), SRC_HANDLE_HVA_30),
             (R("3.6"), SRC_HANDLE_HVA_RANGE_4X), (R("5.0"), SRC_HANDLE_HVA_RANGE_50),
-            (R("5.13"), SRC_HANDLE_GFN_RANGE_513), (R("6.0"), SRC_HANDLE_RANGE)))
+            (R("5.13"), SRC_HANDLE_GFN_RANGE_513), (R("6.0"), SRC_HANDLE_RANGE)), kernel)
 
     @classmethod
     def _zap_src(cls, kernel: Release) -> Source:
-        return spte.era(kernel, (
+        return at((
             (R("2.6.32"), SRC_UNMAP_RMAPP_2632), (R("3.0"), SRC_UNMAP_RMAPP_30),
             (R("3.6"), SRC_UNMAP_RMAPP_4X), (R("5.13"), SRC_ZAP_RMAPP_513),
-            (R("6.0"), SRC_ZAP_RMAP)))
+            (R("6.0"), SRC_ZAP_RMAP)), kernel)
 
     @classmethod
     def hooks_at(cls, kernel: Release) -> dict[str, tuple[Source, ...]]:
@@ -209,10 +209,10 @@ class Model(RadixViews, ArchModel):
         if kernel >= cls.switches.get("gfn-range").since:
             set_hook, unmap_hook = SRC_SET_SPTE_GFN_513, SRC_UNMAP_GFN_513
         else:
-            set_hook = spte.era(kernel, ((R("2.6.32"), SRC_SET_SPTE_HVA_2632),
-                                         (R("5.0"), SRC_SET_SPTE_HVA_50)))
-            unmap_hook = spte.era(kernel, ((R("2.6.32"), SRC_UNMAP_HVA_2632),
-                                           (R("3.6"), SRC_UNMAP_HVA_RANGE_4X)))
+            set_hook = at(((R("2.6.32"), SRC_SET_SPTE_HVA_2632),
+                           (R("5.0"), SRC_SET_SPTE_HVA_50)), kernel)
+            unmap_hook = at(((R("2.6.32"), SRC_UNMAP_HVA_2632),
+                             (R("3.6"), SRC_UNMAP_HVA_RANGE_4X)), kernel)
         fault = (SRC_MAPPING_LEVEL_2632, SRC_DIRECT_MAP_2632, SRC_SET_SPTE_2632,
                  SRC_RMAP_ADD_2632)
         if kernel >= cls.switches.get("prefetch").since:
@@ -349,8 +349,8 @@ class Model(RadixViews, ArchModel):
         return need_flush
 
     def _self_flush_src(self) -> Source:
-        return spte.era(self.kernel, ((R("2.6.32"), SRC_FLUSH_2632), (R("3.0"), SRC_FLUSH_30),
-                                      (R("3.6"), SRC_FLUSH_4X)))
+        return at(((R("2.6.32"), SRC_FLUSH_2632), (R("3.0"), SRC_FLUSH_30),
+                   (R("3.6"), SRC_FLUSH_4X)), self.kernel)
 
     def _set_pte_rmap(self, depth: int, head: tuple[int, int], rng: GfnRange,
                       handler: Source) -> bool:

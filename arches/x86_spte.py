@@ -14,7 +14,7 @@ from kvmspte.sim.host import HostMM
 from kvmspte.sim.kvm import Memslot
 from kvmspte.sim.copies import Copy
 from kvmspte.sim.pagetable import Geometry, Leaf
-from kvmspte.sim.release import Release, at
+from kvmspte.sim.release import Release
 from kvmspte.sim.source import Source
 
 MMU_C = "arch/x86/kvm/mmu/mmu.c"
@@ -107,11 +107,6 @@ VIA_5X = ("read at a ~5.0-5.9 copy of the x86 mmu.c (stored id 47443727; int ret
 VIA_513 = ("read in the 5.13 gfn-range conversion diff, 3039bcc74498 'KVM: Move x86's MMU "
            "notifier memslot walkers to generic code' (stored id 1318982929)")
 
-
-def era(kernel, table):
-    """The Source of the era ``kernel`` falls in: ``table`` is (first release, Source)
-    pairs in ascending order, each the copy read for that era (citations only)."""
-    return at(table, kernel)
 
 
 # -- the copies read for the long-term lines (5.15, 6.1, 6.6), as data ---------------------

@@ -8,8 +8,7 @@ dataclasses does, ``__hash__`` when frozen and unhashable when only eq; ``frozen
 assignment with FrozenInstanceError; ``slots`` rebuilds the class with ``__slots__`` (and a
 frozen one keeps its hash once computed, and pickles its fields through
 ``__getstate__``/``__setstate__``).
-``replace(obj, **changes)`` and ``fields(cls)`` read the fields a record keeps in
-``__record_fields__``.  Methods a class body defines itself are never replaced.
+``replace(obj, **changes)`` reads the fields a record keeps in ``__record_fields__``.  Methods a class body defines itself are never replaced.
 """
 
 from __future__ import annotations
@@ -41,10 +40,6 @@ def record(cls=None, /, *, frozen: bool = False, slots: bool = False, eq: bool =
         return _build(c, frozen, slots, eq)
 
     return wrap if cls is None else wrap(cls)
-
-
-def fields(obj) -> tuple[Field, ...]:
-    return tuple(obj.__record_fields__.values())
 
 
 def replace(obj, **changes):

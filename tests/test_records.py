@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 
-from kvmspte.records import HASH_SLOT, FrozenInstanceError, field, fields, record, replace
+from kvmspte.records import HASH_SLOT, FrozenInstanceError, field, record, replace
 
 
 @record(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def test_defaults_factories_and_repr():
     one.items.append(1)
     assert two.items == [] and Bag("c", [2]).items == [2]
     assert repr(Pte(7, note="hidden")) == "Pte(pfn=7, write=False)"
-    assert [f.name for f in fields(Bag)] == ["name", "items"]
+    assert [f.name for f in Bag.__record_fields__.values()] == ["name", "items"]
     with pytest.raises(TypeError):
         Pte()  # a field without a default is required
 
